@@ -100,17 +100,8 @@ impl RpcError {
         Self::error(message).with_kind(ErrorKind::Disconnected)
     }
 
-    pub(crate) fn disposed() -> Self {
-        Self::error("Attempted to use RPC stub after it has been disposed.")
-            .with_kind(ErrorKind::Disposed)
-    }
-
     pub(crate) fn protocol(name: &str, message: impl Into<String>) -> Self {
         Self::new(name, message).with_kind(ErrorKind::Protocol)
-    }
-
-    pub(crate) fn not_a_function(path: &str) -> Self {
-        Self::type_error(format!("'{path}' is not a function."))
     }
 }
 

@@ -1,23 +1,262 @@
-//! Stubs and promises: the handles application code holds. (skeleton; being written)
-use crate::error::RpcError;
-use crate::value::PathKey;
+//! Stubs and promises: the handles application code holds.
+//!
+//! Rust ownership is the lifecycle (rules L1-L7, L12):
+//!
+//! | JavaScript | tether |
+//! | --- | --- |
+//! | `stub.dup()` | [`Stub::clone`] (or [`Stub::dup`]): a new handle in the same lineage |
+//! | `stub[Symbol.dispose]()` | dropping the stub (or [`Stub::dispose`], which consumes it) |
+//! | passing a stub transfers it | passing a `Stub` by value moves it; the compiler enforces it |
+//! | `using result = await call()` | the `Value` you get owns its stubs; dropping it releases them |
+//!
+//! Use after dispose cannot happen: `dispose` takes `self`, so this does not compile:
+//!
+//! ```compile_fail
+//! # use tether::Stub;
+//! # fn f(stub: Stub) {
+//! stub.dispose();
+//! let _ = stub.call("again", vec![]);
+//! # }
+//! ```
+//!
+//! Nothing here blocks: calls return an [`RpcPromise`] at once (the message is queued), and
+//! `Drop` only queues a release for the session task.
 
-/// A reference to a target.
-#[derive(Clone, Debug)]
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::sync::Arc;
+
+use crate::error::{RpcError, RpcResult};
+use crate::hook::{Hook, Spawner};
+use crate::target::{BoxFuture, FnTarget, Lineage, Target};
+use crate::value::{PathKey, Value};
+
+/// A reference to a target, local or remote. `Clone` duplicates it; `Drop` disposes it.
+#[derive(Clone)]
 pub struct Stub {
-    pub(crate) err: RpcError,
+    pub(crate) hook: Hook,
 }
 
 impl Stub {
-    /// A stub whose every call fails with `error`.
+    /// Wraps a target in a new local stub: one new lineage. Sending duplicates of this stub (or
+    /// the stub itself) keeps one lineage, so the disposer runs once, after the last remote and
+    /// local duplicate is released (rule L4).
+    pub fn new(target: impl Target) -> Self {
+        Self::from_arc(Arc::new(target))
+    }
+
+    /// Starts a new lineage for a shared target. Each call makes a separate lineage, so the
+    /// target's disposer runs once per call of this function, when that lineage ends.
+    pub fn from_arc(target: Arc<dyn Target>) -> Self {
+        Stub {
+            hook: Hook::Local(Arc::new(Lineage { target })),
+        }
+    }
+
+    /// A stub for a closure, called as a function (a callback). The closure gets the arguments.
+    pub fn from_fn<F, Fut>(f: F) -> Self
+    where
+        F: Fn(Vec<Value>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = RpcResult> + Send + 'static,
+    {
+        Self::new(FnTarget(f))
+    }
+
+    /// A stub on which every call fails with `error`.
     pub fn broken(error: RpcError) -> Self {
-        Self { err: error }
+        Stub {
+            hook: Hook::Error(error),
+        }
+    }
+
+    /// Calls method `method`. Stubs inside `args` are transferred to the callee (rule L5):
+    /// clone them first to keep using them.
+    pub fn call(&self, method: &str, args: Vec<Value>) -> RpcPromise {
+        RpcPromise::from_hook(self.hook.call(&[name(method)], args, &Spawner::Runtime))
+    }
+
+    /// Calls the stub itself as a function (for callbacks).
+    pub fn invoke(&self, args: Vec<Value>) -> RpcPromise {
+        RpcPromise::from_hook(self.hook.call(&[], args, &Spawner::Runtime))
+    }
+
+    /// Reads property `name`, lazily: nothing is sent until the promise is awaited, called or
+    /// passed along, and it can be pipelined on (`stub.get("a").get("b").call("c", ..)`).
+    pub fn get(&self, name_: &str) -> RpcPromise {
+        RpcPromise {
+            hook: self.hook.clone(),
+            path: vec![name(name_)],
+        }
+    }
+
+    /// Duplicates the stub (same as `clone`): the target lives until every duplicate is gone.
+    pub fn dup(&self) -> Stub {
+        self.clone()
+    }
+
+    /// Disposes the stub now (same as dropping it). Consuming `self` makes double disposal and
+    /// use after dispose compile errors.
+    pub fn dispose(self) {}
+
+    /// Runs `callback` if this reference breaks: its session disconnects or aborts, or (for a
+    /// promise) it rejects. Never runs for a local target.
+    pub fn on_broken(&self, callback: impl FnOnce(RpcError) + Send + 'static) {
+        self.hook.on_broken(Box::new(callback));
     }
 }
 
-/// A promise.
-#[derive(Clone, Debug)]
+impl fmt::Debug for Stub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Stub({})", describe(&self.hook))
+    }
+}
+
+/// The pending result of a call, or a property read: awaitable, and usable as a stub before it
+/// resolves (promise pipelining). `Clone` duplicates it; dropping one that was never awaited tells
+/// the peer it need not send the result (rule L12).
+#[derive(Clone)]
 pub struct RpcPromise {
-    pub(crate) stub: Stub,
+    pub(crate) hook: Hook,
     pub(crate) path: Vec<PathKey>,
+}
+
+impl RpcPromise {
+    /// Calls method `method` on the promised value, without waiting for it (rule P1).
+    pub fn call(&self, method: &str, args: Vec<Value>) -> RpcPromise {
+        let mut path = self.path.clone();
+        path.push(name(method));
+        RpcPromise::from_hook(self.hook.call(&path, args, &Spawner::Runtime))
+    }
+
+    /// Calls the promised value itself as a function.
+    pub fn invoke(&self, args: Vec<Value>) -> RpcPromise {
+        RpcPromise::from_hook(self.hook.call(&self.path, args, &Spawner::Runtime))
+    }
+
+    /// Property `name` of the promised value, lazily.
+    pub fn get(&self, name_: &str) -> RpcPromise {
+        let mut path = self.path.clone();
+        path.push(name(name_));
+        RpcPromise {
+            hook: self.hook.clone(),
+            path,
+        }
+    }
+
+    /// Element `index` of the promised array, lazily.
+    pub fn index(&self, index: u64) -> RpcPromise {
+        let mut path = self.path.clone();
+        path.push(PathKey::Index(index));
+        RpcPromise {
+            hook: self.hook.clone(),
+            path,
+        }
+    }
+
+    /// A promise for the outcome of a local future (rule P6): callers can pipeline on it before
+    /// the future has finished. The future is spawned on the current Tokio runtime.
+    pub fn from_future(future: impl Future<Output = RpcResult> + Send + 'static) -> RpcPromise {
+        let cell = crate::hook::promise::PromiseCell::new();
+        let settle = crate::hook::promise::SettleGuard::new(cell.clone());
+        crate::hook::start(
+            Box::pin(async move {
+                let result = future.await;
+                settle.settle(Hook::from_result(result));
+            }),
+            &Spawner::Runtime,
+        );
+        RpcPromise::from_hook(Hook::Promise(cell))
+    }
+
+    /// An already-resolved promise.
+    pub fn resolved(value: Value) -> RpcPromise {
+        RpcPromise::from_hook(Hook::from_result(Ok(value)))
+    }
+
+    /// An already-rejected promise.
+    pub fn rejected(error: RpcError) -> RpcPromise {
+        RpcPromise::from_hook(Hook::Error(error))
+    }
+
+    /// Treats the promised value as a stub (capnweb's promise-as-stub), e.g. to pass it on.
+    pub fn to_stub(&self) -> Stub {
+        Stub {
+            hook: self.hook.get(&self.path, &Spawner::Runtime),
+        }
+    }
+
+    /// Duplicates the promise (same as `clone`).
+    pub fn dup(&self) -> RpcPromise {
+        self.clone()
+    }
+
+    /// Disposes the promise (same as dropping it).
+    pub fn dispose(self) {}
+
+    /// Runs `callback` if the promise rejects or its session breaks.
+    pub fn on_broken(&self, callback: impl FnOnce(RpcError) + Send + 'static) {
+        if self.path.is_empty() {
+            self.hook.on_broken(Box::new(callback));
+        } else {
+            let hook = self.hook.get(&self.path, &Spawner::Runtime);
+            hook.on_broken(Box::new(callback));
+        }
+    }
+}
+
+impl IntoFuture for RpcPromise {
+    type Output = RpcResult;
+    type IntoFuture = BoxFuture<'static, RpcResult>;
+
+    /// Waits for the value. Promises inside it are resolved first; stubs inside it belong to the
+    /// caller (drop the value to release them, rule L7).
+    fn into_future(self) -> Self::IntoFuture {
+        let hook = if self.path.is_empty() {
+            self.hook
+        } else {
+            self.hook.get(&self.path, &Spawner::Runtime)
+        };
+        hook.resolve()
+    }
+}
+
+impl fmt::Debug for RpcPromise {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "RpcPromise({}, path {:?})",
+            describe(&self.hook),
+            self.path
+        )
+    }
+}
+
+fn name(s: &str) -> PathKey {
+    PathKey::Name(s.to_owned())
+}
+
+fn describe(hook: &Hook) -> String {
+    match hook {
+        Hook::Local(_) => "local".to_owned(),
+        Hook::Import(i) => match i.slot.id() {
+            Some(id) => format!("import {id}"),
+            None => "import (pending)".to_owned(),
+        },
+        Hook::Promise(_) => "pending".to_owned(),
+        Hook::Value(v) => format!("value {}", v.type_name()),
+        Hook::Error(e) => format!("broken: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Stub>();
+        check::<RpcPromise>();
+        check::<Value>();
+    }
 }

@@ -5,8 +5,16 @@
 //! [`Importer`], and encoding outgoing messages through an [`Exporter`]. It must not touch session
 //! tables itself: every reference (`import`, `pipeline`, `export`, `promise`, `remap`) is handed to
 //! the importer/exporter, which the session implements.
+//!
+//! Submodules: `parse` (frames and message shapes), `evaluate` (expressions to values), `encode`
+//! (values and messages to text), `json` (JavaScript-style JSON text helpers).
 
-// IMPLEMENTATION NOTE (helper): fill in the `todo!()`s below; keep signatures.
+mod encode;
+mod evaluate;
+mod json;
+mod parse;
+#[cfg(test)]
+mod tests;
 
 use serde_json::Value as Json;
 
@@ -19,7 +27,9 @@ use crate::value::{PathKey, Value};
 pub struct Limits {
     /// Maximum message size in UTF-16 code units (as JavaScript counts string length).
     pub max_message_size: usize,
-    /// Maximum nesting depth of an expression.
+    /// Maximum nesting depth of an expression. Parsing and evaluation recurse once per level
+    /// (frames nesting deeper than about twice this are refused before parsing), so values far
+    /// above the default need a correspondingly larger thread stack.
     pub max_depth: usize,
     /// Maximum length of a bigint's decimal string (the `-` counts).
     pub max_bigint_digits: usize,
@@ -48,9 +58,12 @@ pub(crate) enum RawMessage {
     Pipe,
 }
 
-/// Parses one frame. Errors carry capnweb's error type and message (see TESTTARGET.md).
-pub(crate) fn parse_message(_text: &str, _limits: &Limits) -> Result<RawMessage, RpcError> {
-    todo!()
+/// Parses one frame. Errors carry capnweb's error type and message (see TESTTARGET.md), all with
+/// [`ErrorKind::Protocol`](crate::error::ErrorKind::Protocol): over-size `TypeError`, over-deep
+/// `TypeError`, invalid JSON `SyntaxError`, and `Error: bad RPC message: <JSON>` for a shape
+/// capnweb would refuse. A missing `abort` expression is given as `["undefined"]`.
+pub(crate) fn parse_message(text: &str, limits: &Limits) -> Result<RawMessage, RpcError> {
+    parse::parse_message(text, limits)
 }
 
 /// A capture of a `remap` expression.
@@ -87,12 +100,14 @@ pub(crate) trait Importer {
 }
 
 /// Evaluates an expression. `depth` limit and bigint limit apply; dangerous keys are stripped.
+/// On error, whatever was already built (including stubs the importer made) is dropped; the
+/// importer's own errors are passed through unchanged.
 pub(crate) fn evaluate(
-    _expr: Json,
-    _importer: &mut dyn Importer,
-    _limits: &Limits,
+    expr: Json,
+    importer: &mut dyn Importer,
+    limits: &Limits,
 ) -> Result<Value, RpcError> {
-    todo!()
+    evaluate::evaluate(expr, importer, limits)
 }
 
 /// How a stub or promise is written inside an outgoing message.
@@ -137,11 +152,14 @@ pub(crate) enum OutMessage<'a> {
     Abort(&'a RpcError),
 }
 
-/// Encodes one message as a single line of JSON text.
+/// Encodes one message as a single line of JSON text. Fails only when the value nests deeper than
+/// capnweb's fixed limit of 256 or the exporter fails; exports made before the failure are not
+/// undone here. Error properties that cannot be encoded are dropped, as capnweb does, and
+/// `reject`/`abort` never carry stubs.
 pub(crate) fn encode(
-    _msg: &OutMessage<'_>,
-    _exporter: &mut dyn Exporter,
-    _options: &EncodeOptions,
+    msg: &OutMessage<'_>,
+    exporter: &mut dyn Exporter,
+    options: &EncodeOptions,
 ) -> Result<String, RpcError> {
-    todo!()
+    encode::encode(msg, exporter, options)
 }

@@ -1,0 +1,384 @@
+//! Hooks: what a stub or promise points at, and the operations every kind supports.
+//!
+//! A [`Hook`] is one of five kinds, each with its own rules:
+//!
+//! | kind | file | meaning |
+//! | --- | --- | --- |
+//! | `Local` | `crate::target` | a target in this process; the `Arc<Lineage>` is the lineage |
+//! | `Import` | [`import`] | an entry of a session's import table (a remote stub or promise) |
+//! | `Promise` | [`promise`] | a local pending result that queues calls until it resolves |
+//! | `Value` | here | a settled result: calls follow property paths into it |
+//! | `Error` | here | a broken reference: every use yields the error |
+//!
+//! Cloning a hook duplicates the reference (same lineage, same import entry); dropping it
+//! releases. Operations never block: a call on a pending hook returns a new pending hook at once
+//! (promise pipelining), and starting a call on a local target polls its future once in place (so
+//! calls on one target start in the order they were made, rule P4) and spawns the rest.
+//!
+//! This module must not touch session tables: imports talk to their session only by message.
+
+pub(crate) mod import;
+pub(crate) mod promise;
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use futures_util::FutureExt;
+
+use crate::error::{ErrorKind, RpcError, RpcResult};
+use crate::stub::{RpcPromise, Stub};
+use crate::target::{panic_error, report_uncaught, BoxFuture, Lineage, Target};
+use crate::value::{PathKey, Value};
+use import::ImportRef;
+use promise::PromiseCell;
+
+/// A callback run when a reference breaks.
+pub(crate) type BrokenCallback = Box<dyn FnOnce(RpcError) + Send + 'static>;
+
+/// What a stub or promise refers to. See the module docs.
+#[derive(Clone)]
+pub(crate) enum Hook {
+    Local(Arc<Lineage>),
+    Import(Arc<ImportRef>),
+    Promise(Arc<PromiseCell>),
+    Value(Arc<Value>),
+    Error(RpcError),
+}
+
+/// Where the unfinished part of a call runs. Calls that arrive through a session run in that
+/// session's task set, so they are cancelled when it ends (rule L10); calls made by application
+/// code run on the Tokio runtime.
+#[derive(Clone)]
+pub(crate) enum Spawner {
+    Runtime,
+    Session(Arc<dyn TaskSink>),
+}
+
+/// Something that runs futures to completion (implemented by a session).
+pub(crate) trait TaskSink: Send + Sync {
+    /// Runs `task`; if the sink is closed, the task is dropped (cancelled).
+    fn spawn_task(&self, task: BoxFuture<'static, ()>);
+}
+
+impl Spawner {
+    fn spawn(&self, task: BoxFuture<'static, ()>) {
+        match self {
+            Spawner::Runtime => match tokio::runtime::Handle::try_current() {
+                Ok(handle) => {
+                    handle.spawn(task);
+                }
+                Err(_) => run_detached(task),
+            },
+            Spawner::Session(sink) => sink.spawn_task(task),
+        }
+    }
+}
+
+/// Polls `task` once right here, then hands what is left to `spawner`.
+///
+/// Polling with a no-op waker is sound: a future that returns `Pending` is spawned, and a spawned
+/// task is always polled again with a real waker, which re-registers interest.
+pub(crate) fn start(mut task: BoxFuture<'static, ()>, spawner: &Spawner) {
+    let mut cx = Context::from_waker(Waker::noop());
+    match std::panic::catch_unwind(AssertUnwindSafe(|| task.as_mut().poll(&mut cx))) {
+        Ok(Poll::Ready(())) => {}
+        Ok(Poll::Pending) => spawner.spawn(task),
+        Err(panic) => report_uncaught(&panic_error("task", panic.as_ref())),
+    }
+}
+
+/// Last resort outside any Tokio runtime: poll once; what cannot finish is reported and dropped.
+pub(crate) fn run_detached(mut task: BoxFuture<'static, ()>) {
+    let mut cx = Context::from_waker(Waker::noop());
+    if task.as_mut().poll(&mut cx).is_pending() {
+        report_uncaught(&RpcError::error(
+            "tether: work needed a Tokio runtime but none was running; it was dropped",
+        ));
+    }
+}
+
+impl Hook {
+    /// Turns a call's outcome into a hook. A returned promise is adopted, not nested.
+    pub(crate) fn from_result(result: RpcResult) -> Hook {
+        match result {
+            Ok(Value::Promise(p)) if p.path.is_empty() => p.hook,
+            Ok(Value::Promise(p)) => p.hook.get(&p.path, &Spawner::Runtime),
+            Ok(value) => Hook::Value(Arc::new(value)),
+            Err(error) => Hook::Error(error),
+        }
+    }
+
+    /// Calls the member at `path` (an empty path calls the target itself as a function).
+    pub(crate) fn call(&self, path: &[PathKey], args: Vec<Value>, spawner: &Spawner) -> Hook {
+        match self {
+            Hook::Local(lineage) => local_call(&lineage.target, path, args, spawner),
+            Hook::Import(import) => import.send(path, Some(args), spawner),
+            Hook::Promise(cell) => cell.call(path, args, spawner),
+            Hook::Value(value) => match follow(value, path) {
+                Followed::Hook(hook, rest) => hook.call(&rest, args, spawner),
+                Followed::Value(_) => Hook::Error(RpcError::not_a_function(&join(path))),
+            },
+            Hook::Error(error) => Hook::Error(error.clone()),
+        }
+    }
+
+    /// Reads the property at `path`, lazily and pipelinably. An empty path is a duplicate.
+    pub(crate) fn get(&self, path: &[PathKey], spawner: &Spawner) -> Hook {
+        if path.is_empty() {
+            return self.clone();
+        }
+        match self {
+            Hook::Local(lineage) => local_get(&lineage.target, path, spawner),
+            Hook::Import(import) => import.send(path, None, spawner),
+            Hook::Promise(cell) => cell.get(path, spawner),
+            Hook::Value(value) => match follow(value, path) {
+                Followed::Hook(hook, rest) => hook.get(&rest, spawner),
+                Followed::Value(found) => Hook::Value(Arc::new(found)),
+            },
+            Hook::Error(error) => Hook::Error(error.clone()),
+        }
+    }
+
+    /// Waits for the final value, with every promise inside replaced by its resolution.
+    /// The value owns its own duplicates of any stubs (rule L7).
+    pub(crate) fn resolve(self) -> BoxFuture<'static, RpcResult> {
+        match self {
+            Hook::Local(_) => Box::pin(std::future::ready(Ok(Value::Stub(Stub { hook: self })))),
+            Hook::Import(import) => Box::pin(import.resolve()),
+            Hook::Promise(cell) => Box::pin(cell.resolve()),
+            Hook::Value(value) => {
+                let value = Arc::try_unwrap(value).unwrap_or_else(|shared| (*shared).clone());
+                substitute(value)
+            }
+            Hook::Error(error) => Box::pin(std::future::ready(Err(error))),
+        }
+    }
+
+    /// Registers `callback` to run if this reference breaks (disconnect, rejection).
+    pub(crate) fn on_broken(&self, callback: BrokenCallback) {
+        match self {
+            Hook::Local(_) => {}
+            Hook::Import(import) => import.on_broken(callback),
+            Hook::Promise(cell) => cell.on_broken(callback),
+            Hook::Value(value) => match &**value {
+                Value::Stub(stub) => stub.hook.on_broken(callback),
+                Value::Promise(p) => p.hook.on_broken(callback),
+                _ => {}
+            },
+            Hook::Error(error) => run_callback(callback, error.clone()),
+        }
+    }
+}
+
+/// Runs a broken-callback, sending a panic to the uncaught-error hook.
+pub(crate) fn run_callback(callback: BrokenCallback, error: RpcError) {
+    if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| callback(error))) {
+        report_uncaught(&panic_error("on_broken callback", panic.as_ref()));
+    }
+}
+
+/// Names JavaScript peers treat as dangerous: never reachable as members (SYSTEM.md §8).
+pub(crate) fn is_forbidden_name(name: &str) -> bool {
+    matches!(
+        name,
+        "constructor"
+            | "__proto__"
+            | "__defineGetter__"
+            | "__defineSetter__"
+            | "__lookupGetter__"
+            | "__lookupSetter__"
+            | "hasOwnProperty"
+            | "isPrototypeOf"
+            | "propertyIsEnumerable"
+            | "toLocaleString"
+            | "toString"
+            | "valueOf"
+            | "toJSON"
+    )
+}
+
+fn join(path: &[PathKey]) -> String {
+    path.iter()
+        .map(PathKey::as_display)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn local_call(target: &Arc<dyn Target>, path: &[PathKey], args: Vec<Value>, sp: &Spawner) -> Hook {
+    match path {
+        [] => start_call(target.clone(), String::new(), args, sp),
+        [PathKey::Name(method)] if !is_forbidden_name(method) => {
+            start_call(target.clone(), method.clone(), args, sp)
+        }
+        [last] => Hook::Error(RpcError::not_a_function(&last.as_display())),
+        [first, rest @ ..] => {
+            local_get(target, std::slice::from_ref(first), sp).call(rest, args, sp)
+        }
+    }
+}
+
+fn local_get(target: &Arc<dyn Target>, path: &[PathKey], sp: &Spawner) -> Hook {
+    let (first, rest) = match path.split_first() {
+        Some(split) => split,
+        None => return Hook::Error(RpcError::error("empty property path")),
+    };
+    let hook = match first {
+        PathKey::Name(name) if !is_forbidden_name(name) => {
+            start_get(target.clone(), name.clone(), sp)
+        }
+        _ => Hook::Value(Arc::new(Value::Undefined)),
+    };
+    hook.get(rest, sp)
+}
+
+/// Starts `target.call(method, args)` once its promise arguments have resolved (rule P2).
+fn start_call(target: Arc<dyn Target>, method: String, args: Vec<Value>, sp: &Spawner) -> Hook {
+    run_on_cell(sp, async move {
+        let args = substitute(Value::Array(args)).await?;
+        let Value::Array(args) = args else {
+            return Err(RpcError::error(
+                "argument substitution lost the argument list",
+            ));
+        };
+        guard_panics(&method, target.call(&method, args)).await
+    })
+}
+
+fn start_get(target: Arc<dyn Target>, name: String, sp: &Spawner) -> Hook {
+    run_on_cell(
+        sp,
+        async move { guard_panics(&name, target.get(&name)).await },
+    )
+}
+
+/// Runs a target's future, turning a panic into an error for the caller and a report for the
+/// uncaught-error hook.
+async fn guard_panics(member: &str, fut: BoxFuture<'_, RpcResult>) -> RpcResult {
+    match AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => {
+            report_uncaught(&panic_error(&format!("method '{member}'"), panic.as_ref()));
+            Err(RpcError::error(format!("Internal error in '{member}'.")))
+        }
+    }
+}
+
+/// Runs `work` (first poll in place) and returns a hook for its outcome: the outcome itself if
+/// it finished at once, else a pending promise.
+fn run_on_cell(
+    sp: &Spawner,
+    work: impl std::future::Future<Output = RpcResult> + Send + 'static,
+) -> Hook {
+    let cell = PromiseCell::new();
+    let settle = promise::SettleGuard::new(cell.clone());
+    start(
+        Box::pin(async move {
+            let result = work.await;
+            settle.settle(Hook::from_result(result));
+        }),
+        sp,
+    );
+    cell.resolution().unwrap_or(Hook::Promise(cell))
+}
+
+/// The outcome of following a property path into a value.
+enum Followed {
+    /// The path reached a reference; the rest of the path applies to it.
+    Hook(Hook, Vec<PathKey>),
+    /// The path ended on plain data (`undefined` where it led nowhere).
+    Value(Value),
+}
+
+fn follow(value: &Value, path: &[PathKey]) -> Followed {
+    let mut current = value;
+    for (i, key) in path.iter().enumerate() {
+        current = match (current, key) {
+            (Value::Stub(stub), _) => return Followed::Hook(stub.hook.clone(), path[i..].to_vec()),
+            (Value::Promise(p), _) => {
+                let mut rest = p.path.clone();
+                rest.extend_from_slice(&path[i..]);
+                return Followed::Hook(p.hook.clone(), rest);
+            }
+            (_, PathKey::Name(name)) if is_forbidden_name(name) => {
+                return Followed::Value(Value::Undefined)
+            }
+            (Value::Object(object), PathKey::Name(name)) => match object.get(name) {
+                Some(v) => v,
+                None => return Followed::Value(Value::Undefined),
+            },
+            (Value::Object(object), PathKey::Index(index)) => {
+                match object.get(&index.to_string()) {
+                    Some(v) => v,
+                    None => return Followed::Value(Value::Undefined),
+                }
+            }
+            (Value::Array(items), PathKey::Index(index)) => {
+                match usize::try_from(*index).ok().and_then(|i| items.get(i)) {
+                    Some(v) => v,
+                    None => return Followed::Value(Value::Undefined),
+                }
+            }
+            _ => return Followed::Value(Value::Undefined),
+        };
+    }
+    match current {
+        Value::Stub(stub) => Followed::Hook(stub.hook.clone(), Vec::new()),
+        Value::Promise(p) => Followed::Hook(p.hook.clone(), p.path.clone()),
+        other => Followed::Value(other.clone()),
+    }
+}
+
+fn contains_promise(value: &Value) -> bool {
+    match value {
+        Value::Promise(_) => true,
+        Value::Array(items) => items.iter().any(contains_promise),
+        Value::Object(object) => object.iter().any(|(_, v)| contains_promise(v)),
+        _ => false,
+    }
+}
+
+/// Replaces every promise inside `value` by its resolution (rule P2: the receiver substitutes
+/// before delivery). A rejected promise makes the whole substitution fail with its error.
+pub(crate) fn substitute(value: Value) -> BoxFuture<'static, RpcResult> {
+    if !contains_promise(&value) {
+        return Box::pin(std::future::ready(Ok(value)));
+    }
+    Box::pin(async move {
+        match value {
+            Value::Promise(p) => {
+                let resolved = p.await?;
+                substitute(resolved).await
+            }
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(substitute(item).await?);
+                }
+                Ok(Value::Array(out))
+            }
+            Value::Object(object) => {
+                let mut out = crate::value::Object::new();
+                for (k, v) in object {
+                    out.insert(k, substitute(v).await?);
+                }
+                Ok(Value::Object(out))
+            }
+            other => Ok(other),
+        }
+    })
+}
+
+impl RpcPromise {
+    pub(crate) fn from_hook(hook: Hook) -> Self {
+        RpcPromise {
+            hook,
+            path: Vec::new(),
+        }
+    }
+}
+
+/// The error given to calls cancelled because their result or session went away.
+pub(crate) fn canceled() -> RpcError {
+    RpcError::error("RPC call was canceled.").with_kind(ErrorKind::Canceled)
+}

@@ -1,0 +1,286 @@
+//! The session task: one loop that owns the tables and the transport.
+//!
+//! Each turn it flushes queued output, then waits for whichever comes first: a command from a
+//! handle, a frame from the peer, or a finished task. When the session ends it breaks every
+//! import, cancels in-flight handlers, releases every export (running disposers), and refuses
+//! further commands, in that order.
+
+use std::sync::Arc;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::task::JoinSet;
+
+use super::exports::ExportTable;
+use super::imports::ImportTable;
+use super::link::{Command, SessionLink};
+use super::{OnEof, SessionOptions};
+use crate::error::{ErrorKind, RpcError, RpcResult};
+use crate::hook::import::ImportRef;
+use crate::hook::{run_callback, Hook};
+use crate::transport::Transport;
+use crate::wire::{self, EncodeOptions, OutMessage};
+
+/// Why and how a session ends.
+pub(super) struct Ending {
+    pub(super) error: RpcError,
+    /// Tell the peer with an `abort` message (we detected a fatal error).
+    pub(super) send_abort: bool,
+    /// A normal end (`Ok` from the driver) rather than an abort.
+    pub(super) clean: bool,
+}
+
+impl Ending {
+    pub(super) fn clean(message: &str) -> Self {
+        Self {
+            error: RpcError::disconnected(message),
+            send_abort: false,
+            clean: true,
+        }
+    }
+
+    pub(super) fn protocol(error: RpcError) -> Self {
+        Self {
+            error,
+            send_abort: true,
+            clean: false,
+        }
+    }
+
+    pub(super) fn peer_abort(error: RpcError) -> Self {
+        Self {
+            error,
+            send_abort: false,
+            clean: false,
+        }
+    }
+}
+
+/// The state the session task owns.
+pub(super) struct Core {
+    pub(super) link: Arc<SessionLink>,
+    pub(super) imports: ImportTable,
+    pub(super) exports: ExportTable,
+    pub(super) outbox: Vec<String>,
+    pub(super) options: SessionOptions,
+    on_eof: OnEof,
+    pub(super) encode_options: EncodeOptions,
+    /// Resolutions owed to the peer and not yet sent (an HTTP batch waits for these).
+    pub(super) pending_pulls: usize,
+    pub(super) ending: Option<Ending>,
+    torn_down: bool,
+}
+
+impl Core {
+    pub(super) fn new(
+        link: Arc<SessionLink>,
+        main: Hook,
+        peer_main: &Arc<ImportRef>,
+        options: SessionOptions,
+        on_eof: OnEof,
+    ) -> Self {
+        let mut imports = ImportTable::default();
+        imports.insert_fixed(peer_main);
+        Self {
+            link,
+            imports,
+            exports: ExportTable::new(main),
+            outbox: Vec::new(),
+            encode_options: EncodeOptions {
+                expose_stacks: options.expose_stacks,
+            },
+            options,
+            on_eof,
+            pending_pulls: 0,
+            ending: None,
+            torn_down: false,
+        }
+    }
+
+    /// Ends the session (the first reason wins).
+    pub(super) fn end(&mut self, ending: Ending) {
+        if self.ending.is_none() {
+            self.ending = Some(ending);
+        }
+    }
+
+    fn handle_command(&mut self, command: Command, tasks: &mut JoinSet<()>) {
+        match command {
+            Command::Push {
+                target,
+                path,
+                args,
+                result,
+                result_ref,
+            } => self.send_push(target, path, args, result, result_ref),
+            Command::Pull(slot) => {
+                if slot.resolution().is_none() {
+                    if let Some(id) = slot.id() {
+                        self.send_plain(&OutMessage::Pull(id));
+                    }
+                }
+            }
+            Command::DropImport(slot) => {
+                if slot.id() == Some(0) {
+                    if self.options.close_when_main_dropped
+                        && self.imports.remove_slot(&slot).is_some()
+                    {
+                        self.end(Ending::clean(
+                            "RPC session was shut down by disposing the main stub",
+                        ));
+                    }
+                } else if let Some((id, entry)) = self.imports.remove_slot(&slot) {
+                    self.send_plain(&OutMessage::Release(id, entry.remote_refcount));
+                }
+            }
+            Command::OnBroken(slot, callback) => {
+                if let Some(resolved) = slot.resolution() {
+                    resolved.on_broken(callback);
+                } else if let Some(entry) = slot.id().and_then(|id| self.imports.get_mut(id)) {
+                    if Arc::ptr_eq(&entry.slot, &slot) {
+                        entry.on_broken.push(callback);
+                    }
+                }
+            }
+            Command::Spawn(task) => {
+                tasks.spawn(task);
+            }
+            Command::Settled { export_id, result } => self.send_settled(export_id, result),
+        }
+    }
+
+    /// Tears the session down. See the module docs for the order.
+    async fn finish<S>(
+        &mut self,
+        mut sink: S,
+        rx: &mut UnboundedReceiver<Command>,
+        mut tasks: JoinSet<()>,
+    ) -> RpcResult<()>
+    where
+        S: futures_util::Sink<String> + Unpin,
+    {
+        let ending = self
+            .ending
+            .take()
+            .unwrap_or_else(|| Ending::clean("RPC session ended."));
+        let broken = ending.error.clone().with_kind(ErrorKind::Disconnected);
+        self.link.set_aborted(broken.clone());
+        if ending.send_abort {
+            let mut exporter = super::outgoing::NoExports;
+            if let Ok(text) = wire::encode(
+                &OutMessage::Abort(&ending.error),
+                &mut exporter,
+                &self.encode_options,
+            ) {
+                self.outbox.push(text);
+            }
+        }
+        for text in self.outbox.drain(..) {
+            if sink.feed(text).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+
+        tasks.shutdown().await;
+        self.teardown(&broken, rx);
+        if ending.clean {
+            Ok(())
+        } else {
+            Err(ending.error)
+        }
+    }
+}
+
+impl Core {
+    /// The synchronous part of ending: break every import, refuse further commands (settling
+    /// the queued ones), release every export. Runs once, from `finish` or, if the driver future
+    /// is dropped mid-session, from `Drop`.
+    fn teardown(&mut self, broken: &RpcError, rx: &mut UnboundedReceiver<Command>) {
+        if self.torn_down {
+            return;
+        }
+        self.torn_down = true;
+        self.link.set_aborted(broken.clone());
+        for entry in self.imports.drain() {
+            entry.slot.settle(Hook::Error(broken.clone()));
+            for callback in entry.on_broken {
+                run_callback(callback, broken.clone());
+            }
+        }
+        rx.close();
+        while let Ok(command) = rx.try_recv() {
+            match command {
+                Command::Push { result, .. } => {
+                    result.settle(Hook::Error(broken.clone()));
+                }
+                Command::OnBroken(_, callback) => run_callback(callback, broken.clone()),
+                other => drop(other),
+            }
+        }
+        let released = self.exports.drain();
+        drop(released);
+    }
+}
+
+/// Tears down a session whose driver was dropped before it finished (e.g. its task aborted).
+struct DropGuard {
+    core: Core,
+    rx: UnboundedReceiver<Command>,
+}
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        let broken = RpcError::disconnected("RPC session was dropped.");
+        self.core.teardown(&broken, &mut self.rx);
+    }
+}
+
+/// Runs the session until it ends.
+pub(super) async fn run(
+    core: Core,
+    transport: impl Transport,
+    rx: UnboundedReceiver<Command>,
+) -> RpcResult<()> {
+    let mut guard = DropGuard { core, rx };
+    let DropGuard { core, rx } = &mut guard;
+    let (mut sink, mut stream) = transport.split();
+    let mut tasks: JoinSet<()> = JoinSet::new();
+    let mut input_open = true;
+    loop {
+        if !core.outbox.is_empty() {
+            let mut failed = None;
+            for text in core.outbox.drain(..) {
+                if let Err(e) = sink.feed(text).await {
+                    failed = Some(e);
+                    break;
+                }
+            }
+            if failed.is_none() {
+                failed = sink.flush().await.err();
+            }
+            if let Some(e) = failed {
+                core.end(Ending::clean(&format!("RPC transport failed: {e}")));
+            }
+        }
+        if core.ending.is_some() {
+            break;
+        }
+        if !input_open && core.pending_pulls == 0 {
+            core.end(Ending::clean("RPC batch complete."));
+            break;
+        }
+        tokio::select! {
+            biased;
+            Some(command) = rx.recv() => core.handle_command(command, &mut tasks),
+            frame = stream.next(), if input_open => match frame {
+                Some(Ok(text)) => core.handle_frame(&text),
+                Some(Err(e)) => core.end(Ending::clean(&format!("RPC transport failed: {e}"))),
+                None if core.on_eof == OnEof::Drain => input_open = false,
+                None => core.end(Ending::clean("Peer closed the connection.")),
+            },
+            Some(_) = tasks.join_next() => {}
+        }
+    }
+    core.finish(sink, rx, tasks).await
+}

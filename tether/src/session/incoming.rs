@@ -1,0 +1,215 @@
+//! The peer's messages: `push`, `pull`, `resolve`, `reject`, `release`, `abort`, and the
+//! importer that turns references in their expressions into hooks on our tables.
+//!
+//! Any malformed or hostile message ends this session only, with an `abort` carrying the error
+//! (never a panic): the error types and messages are capnweb's (see `TESTTARGET.md`).
+
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+
+use super::driver::{Core, Ending};
+use super::exports::ExportTable;
+use super::imports::{ImportTable, Introduced};
+use super::link::{Command, SessionLink};
+use crate::error::RpcError;
+use crate::hook::{self, Hook, Spawner};
+use crate::stub::{RpcPromise, Stub};
+use crate::value::{PathKey, Value};
+use crate::wire::{self, Capture, Importer, RawMessage};
+
+impl Core {
+    pub(super) fn handle_frame(&mut self, text: &str) {
+        let outcome = match wire::parse_message(text, &self.options.limits) {
+            Ok(message) => self.handle_message(message),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = outcome {
+            self.end(Ending::protocol(error));
+        }
+    }
+
+    fn handle_message(&mut self, message: RawMessage) -> Result<(), RpcError> {
+        match message {
+            RawMessage::Push(expr) => {
+                let value = self.evaluate(expr)?;
+                self.exports.add_answer(Hook::from_result(Ok(value)));
+            }
+            RawMessage::Stream(expr) => {
+                let value = self.evaluate(expr)?;
+                let id = self.exports.add_answer(Hook::from_result(Ok(value)));
+                if let Some(entry) = self.exports.get_mut(id) {
+                    entry.pulled = true;
+                    entry.auto_release = true;
+                }
+                self.start_resolving(id);
+            }
+            RawMessage::Pipe => {
+                // Keeps ids in step with the peer; streams arrive with a later issue.
+                self.exports.add_answer(Hook::Error(RpcError::error(
+                    "Streams are not supported by this peer yet.",
+                )));
+            }
+            RawMessage::Pull(id) => {
+                let entry = self.exports.get_mut(id).ok_or_else(|| {
+                    RpcError::protocol("Error", format!("no such export ID: {id}"))
+                })?;
+                if !entry.pulled {
+                    entry.pulled = true;
+                    self.start_resolving(id);
+                }
+            }
+            RawMessage::Resolve(id, expr) => {
+                let value = self.evaluate(expr)?;
+                self.settle_import(id, Hook::from_result(Ok(value)));
+            }
+            RawMessage::Reject(id, expr) => {
+                let value = self.evaluate(expr)?;
+                self.settle_import(id, Hook::Error(error_from_value(value)));
+            }
+            RawMessage::Release(id, count) => {
+                let released = self.exports.release(id, count)?;
+                drop(released); // Outside the table borrow: may run a disposer.
+            }
+            RawMessage::Abort(expr) => {
+                let reason = match self.evaluate(expr) {
+                    Ok(value) => error_from_value(value),
+                    Err(error) => error,
+                };
+                self.end(Ending::peer_abort(reason));
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, expr: Json) -> Result<Value, RpcError> {
+        let mut refs = Refs {
+            imports: &mut self.imports,
+            exports: &self.exports,
+            link: &self.link,
+        };
+        wire::evaluate(expr, &mut refs, &self.options.limits)
+    }
+
+    /// A promise we imported settled: hand the result to its handles and release the entry
+    /// (its resolution replaces it). Unknown or released ids are ignored, as capnweb does.
+    fn settle_import(&mut self, id: i64, resolution: Hook) {
+        let Some(entry) = self.imports.remove(id) else {
+            return;
+        };
+        self.send_plain(&wire::OutMessage::Release(id, entry.remote_refcount));
+        entry.slot.settle(resolution.clone());
+        for callback in entry.on_broken {
+            resolution.on_broken(callback);
+        }
+    }
+
+    /// Starts waiting for export `id` to settle; the outcome comes back as `Command::Settled`.
+    pub(super) fn start_resolving(&mut self, id: i64) {
+        let Some(hook) = self.exports.hook(id).cloned() else {
+            return;
+        };
+        self.pending_pulls += 1;
+        let link = self.link.clone();
+        hook::start(
+            Box::pin(async move {
+                let result = hook.resolve().await;
+                let _ = link.send(Command::Settled {
+                    export_id: id,
+                    result,
+                });
+            }),
+            &Spawner::Session(self.link.clone()),
+        );
+    }
+}
+
+/// Converts a rejection value to an error (JavaScript may throw anything).
+pub(super) fn error_from_value(value: Value) -> RpcError {
+    match value {
+        Value::Error(error) => *error,
+        other => RpcError::error(format!(
+            "Rejected with a non-Error value ({})",
+            other.type_name()
+        ))
+        .with_prop("value", other),
+    }
+}
+
+/// The importer for one evaluation: references to our exports become hooks on them; the peer's
+/// introductions become imports.
+struct Refs<'a> {
+    imports: &'a mut ImportTable,
+    exports: &'a ExportTable,
+    link: &'a Arc<SessionLink>,
+}
+
+impl Importer for Refs<'_> {
+    fn reference(
+        &mut self,
+        id: i64,
+        path: Vec<PathKey>,
+        args: Option<Vec<Value>>,
+        promise: bool,
+    ) -> Result<Value, RpcError> {
+        let hook = self.exports.hook(id).ok_or_else(|| {
+            RpcError::protocol("Error", format!("no such entry on exports table: {id}"))
+        })?;
+        let spawner = Spawner::Session(self.link.clone());
+        let result = match args {
+            Some(args) => hook.call(&path, args, &spawner),
+            None => hook.get(&path, &spawner),
+        };
+        Ok(if promise {
+            Value::Promise(RpcPromise::from_hook(result))
+        } else {
+            Value::Stub(Stub { hook: result })
+        })
+    }
+
+    fn import_stub(&mut self, id: i64) -> Result<Value, RpcError> {
+        Ok(match self.imports.introduce(id, false, self.link) {
+            Introduced::Handle(handle) => Value::Stub(Stub {
+                hook: Hook::Import(handle),
+            }),
+            Introduced::Reused => Value::Stub(Stub::broken(RpcError::error(
+                "Bug in RPC system: The peer reused an export ID.",
+            ))),
+        })
+    }
+
+    fn import_promise(&mut self, id: i64) -> Result<Value, RpcError> {
+        Ok(match self.imports.introduce(id, true, self.link) {
+            Introduced::Handle(handle) => {
+                Value::Promise(RpcPromise::from_hook(Hook::Import(handle)))
+            }
+            Introduced::Reused => Value::Promise(RpcPromise::rejected(RpcError::error(
+                "Bug in RPC system: The peer sent a promise reusing an existing export ID.",
+            ))),
+        })
+    }
+
+    fn remap(
+        &mut self,
+        id: i64,
+        _path: Vec<PathKey>,
+        captures: Vec<Capture>,
+        _instructions: Vec<Json>,
+    ) -> Result<Value, RpcError> {
+        // Introductions among the captures still count: import them so they are released.
+        for capture in captures {
+            if let Capture::Export(capture_id) = capture {
+                drop(self.import_stub(capture_id)?);
+            }
+        }
+        if !self.exports.contains(id) {
+            return Err(RpcError::protocol(
+                "Error",
+                format!("no such entry on exports table: {id}"),
+            ));
+        }
+        Ok(Value::Promise(RpcPromise::rejected(RpcError::error(
+            "map() is not supported by this peer yet.",
+        ))))
+    }
+}

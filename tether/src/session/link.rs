@@ -1,0 +1,79 @@
+//! The link between a session task and the handles that talk to it.
+//!
+//! Stubs, promises and `Drop` impls never touch session tables; they send a [`Command`] down an
+//! unbounded channel (so sending never blocks) and the session task, the tables' only owner,
+//! carries it out in order. The link also publishes the abort reason once the session has ended,
+//! so new calls fail at once with it.
+
+use std::sync::{Arc, OnceLock, Weak};
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::error::{RpcError, RpcResult};
+use crate::hook::import::{ImportRef, ImportSlot};
+use crate::hook::{BrokenCallback, TaskSink};
+use crate::target::BoxFuture;
+use crate::value::{PathKey, Value};
+
+/// A request to the session task.
+pub(crate) enum Command {
+    /// Send `["push", ["pipeline", target, path, args?]]`; its result is import `result`.
+    Push {
+        target: Arc<ImportSlot>,
+        path: Vec<PathKey>,
+        args: Option<Vec<Value>>,
+        result: Arc<ImportSlot>,
+        result_ref: Weak<ImportRef>,
+    },
+    /// Send `["pull", id]` for this import.
+    Pull(Arc<ImportSlot>),
+    /// The last local handle on this import is gone: release it.
+    DropImport(Arc<ImportSlot>),
+    /// Run this callback if the import breaks.
+    OnBroken(Arc<ImportSlot>, BrokenCallback),
+    /// Run this task in the session's task set.
+    Spawn(BoxFuture<'static, ()>),
+    /// Export `export_id` settled: send `resolve`/`reject` if it was pulled.
+    Settled { export_id: i64, result: RpcResult },
+}
+
+pub(crate) struct SessionLink {
+    tx: UnboundedSender<Command>,
+    aborted: OnceLock<RpcError>,
+}
+
+impl SessionLink {
+    pub(crate) fn new(tx: UnboundedSender<Command>) -> Arc<Self> {
+        Arc::new(Self {
+            tx,
+            aborted: OnceLock::new(),
+        })
+    }
+
+    /// Queues a command; gives it back if the session has ended.
+    pub(crate) fn send(&self, command: Command) -> Result<(), Command> {
+        self.tx.send(command).map_err(|e| e.0)
+    }
+
+    /// Why the session ended, once it has.
+    pub(crate) fn aborted(&self) -> Option<RpcError> {
+        self.aborted.get().cloned()
+    }
+
+    pub(crate) fn set_aborted(&self, reason: RpcError) {
+        let _ = self.aborted.set(reason);
+    }
+
+    /// The error for using a reference whose session has ended.
+    pub(crate) fn disconnected_error(&self) -> RpcError {
+        self.aborted()
+            .unwrap_or_else(|| RpcError::disconnected("RPC session has ended."))
+    }
+}
+
+impl TaskSink for SessionLink {
+    fn spawn_task(&self, task: BoxFuture<'static, ()>) {
+        // A closed session drops the task: cancelled with the session (rule L10).
+        let _ = self.send(Command::Spawn(task));
+    }
+}

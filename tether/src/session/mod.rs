@@ -1,0 +1,133 @@
+//! Sessions: one connection between two peers, with its import and export tables.
+//!
+//! # Ownership
+//!
+//! Each session is one task (the *driver*, [`SessionDriver`]) that alone owns the tables
+//! (`imports`, `exports`) and the transport. Everything else talks to it by message through the
+//! [`link`]: stubs and promises send calls, pulls and releases; `Drop` impls send releases (and
+//! never block); tasks started for incoming calls report their outcome. No lock guards a table.
+//!
+//! Incoming calls run concurrently: the driver starts each one (polling it once in place, so
+//! calls on one target start in arrival order) and runs what is left in its task set. A slow
+//! method never delays other calls. When the session ends, that task set is dropped, so in-flight
+//! handlers are cancelled (rule L10), every import breaks and every export is released.
+//!
+//! Layout: [`link`] (commands and the shared handle), [`imports`] and [`exports`] (the tables),
+//! `driver` (the task loop), `incoming` (the peer's messages), `outgoing` (our messages and the
+//! exporter that writes stubs into them).
+
+mod driver;
+pub(crate) mod exports;
+pub(crate) mod imports;
+mod incoming;
+pub(crate) mod link;
+mod outgoing;
+
+use std::future::IntoFuture;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::error::{RpcError, RpcResult};
+use crate::hook::import::{ImportRef, ImportSlot};
+use crate::hook::Hook;
+use crate::stub::Stub;
+use crate::target::BoxFuture;
+use crate::transport::Transport;
+use crate::wire::Limits;
+
+/// Options for one session.
+#[derive(Clone, Debug, Default)]
+pub struct SessionOptions {
+    /// Receive-side limits (message size, nesting depth, bigint length).
+    pub limits: Limits,
+    /// Send error stacks to the peer. Off by default: stacks leak internals.
+    pub expose_stacks: bool,
+    /// End the session when the last clone of the peer's main stub is dropped, as disposing the
+    /// main stub does in capnweb. Clients usually want this; servers (which rarely hold the
+    /// client's main) must not.
+    pub close_when_main_dropped: bool,
+}
+
+/// What a session does when the peer's input ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OnEof {
+    /// End at once: the peer disconnected (WebSocket, in-process).
+    Disconnect,
+    /// Finish answering what was asked, then end (HTTP batch).
+    Drain,
+}
+
+/// Creates sessions. See [`RpcSession::new`].
+pub struct RpcSession;
+
+impl RpcSession {
+    /// Starts a session over `transport`, offering `main` to the peer (or nothing).
+    ///
+    /// Returns the peer's main stub and the driver, which must be awaited or spawned for
+    /// anything to happen. The driver finishes when the session ends: `Ok(())` for a clean end
+    /// (peer closed, local shutdown), `Err` with the reason for an abort.
+    pub fn new(
+        transport: impl Transport,
+        main: Option<Stub>,
+        options: SessionOptions,
+    ) -> (Stub, SessionDriver) {
+        Self::start(transport, main, options, OnEof::Disconnect)
+    }
+
+    pub(crate) fn start(
+        transport: impl Transport,
+        main: Option<Stub>,
+        options: SessionOptions,
+        on_eof: OnEof,
+    ) -> (Stub, SessionDriver) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let link = link::SessionLink::new(tx);
+        let main_hook = main
+            .map(|s| s.hook)
+            .unwrap_or_else(|| Hook::Error(RpcError::error("This connection has no main object.")));
+        let peer_main = Arc::new(ImportRef {
+            link: link.clone(),
+            slot: ImportSlot::new(Some(0), false),
+        });
+        let core = driver::Core::new(link, main_hook, &peer_main, options, on_eof);
+        let stub = Stub {
+            hook: Hook::Import(peer_main),
+        };
+        let driver = SessionDriver {
+            run: Box::pin(driver::run(core, transport, rx)),
+        };
+        (stub, driver)
+    }
+
+    /// [`RpcSession::new`], with the driver spawned on the current Tokio runtime.
+    pub fn spawn(
+        transport: impl Transport,
+        main: Option<Stub>,
+        options: SessionOptions,
+    ) -> (Stub, tokio::task::JoinHandle<RpcResult<()>>) {
+        let (stub, driver) = Self::new(transport, main, options);
+        (stub, tokio::spawn(driver.into_future()))
+    }
+}
+
+/// The future that runs a session. Nothing is sent or received until it is awaited or spawned.
+#[must_use = "a session does nothing unless its driver is awaited or spawned"]
+pub struct SessionDriver {
+    run: BoxFuture<'static, RpcResult<()>>,
+}
+
+impl IntoFuture for SessionDriver {
+    type Output = RpcResult<()>;
+    type IntoFuture = BoxFuture<'static, RpcResult<()>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        self.run
+    }
+}
+
+impl std::fmt::Debug for SessionDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionDriver")
+    }
+}

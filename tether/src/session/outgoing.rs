@@ -1,0 +1,201 @@
+//! Our messages to the peer, and the exporter that decides how each stub or promise inside
+//! them is written: `["import", id]` for the peer's own objects, `["pipeline", id, path]` for its
+//! unresolved promises, `["export", id]` for our stubs (one id per lineage), `["promise", id]`
+//! for our promises (resolved unasked).
+
+use std::sync::{Arc, Weak};
+
+use super::driver::Core;
+use super::exports::ExportTable;
+use super::link::SessionLink;
+use crate::error::{RpcError, RpcResult};
+use crate::hook::import::{ImportRef, ImportSlot};
+use crate::hook::{Hook, Spawner};
+use crate::stub::{RpcPromise, Stub};
+use crate::value::{PathKey, Value};
+use crate::wire::{self, Exporter, OutMessage, WireRef};
+
+impl Core {
+    /// Sends a call (or property read) on one of our imports. The result's import id is assigned
+    /// only once the message is encoded, so ids stay in step with the peer.
+    pub(super) fn send_push(
+        &mut self,
+        target: Arc<ImportSlot>,
+        path: Vec<PathKey>,
+        args: Option<Vec<Value>>,
+        result: Arc<ImportSlot>,
+        result_ref: Weak<ImportRef>,
+    ) {
+        if let Some(resolved) = target.resolution().cloned() {
+            // The target resolved while this call was queued: deliver it to the resolution.
+            let hook = match args {
+                Some(args) => resolved.call(&path, args, &Spawner::Runtime),
+                None => resolved.get(&path, &Spawner::Runtime),
+            };
+            result.settle(hook);
+            return;
+        }
+        let Some(target_id) = target.id() else {
+            result.settle(Hook::Error(RpcError::error(
+                "Cannot call through an import whose own call failed to send.",
+            )));
+            return;
+        };
+        let message = OutMessage::Push {
+            id: target_id,
+            path: &path,
+            args: args.as_deref(),
+        };
+        match self.encode(&message) {
+            Ok(text) => {
+                self.imports.insert_push(result, result_ref);
+                self.outbox.push(text);
+            }
+            Err(error) => {
+                result.settle(Hook::Error(error));
+            }
+        }
+    }
+
+    /// Export `id` settled: send its resolution if the peer still wants it.
+    pub(super) fn send_settled(&mut self, id: i64, result: RpcResult) {
+        self.pending_pulls = self.pending_pulls.saturating_sub(1);
+        let Some(entry) = self.exports.get_mut(id) else {
+            return; // Released meanwhile: the peer said it need not hear (rule L12).
+        };
+        let auto_release = entry.auto_release;
+        let text = match &result {
+            Ok(value) => match self.encode(&OutMessage::Resolve(id, value)) {
+                Ok(text) => Ok(text),
+                Err(error) => self.encode(&OutMessage::Reject(id, &error)),
+            },
+            Err(error) => self.encode(&OutMessage::Reject(id, error)),
+        };
+        if let Ok(text) = text {
+            self.outbox.push(text);
+        }
+        if auto_release {
+            let released = self.exports.release(id, 1);
+            drop(released);
+        }
+    }
+
+    /// Sends a message that holds no stubs.
+    pub(super) fn send_plain(&mut self, message: &OutMessage<'_>) {
+        if let Ok(text) = wire::encode(message, &mut NoExports, &self.encode_options) {
+            self.outbox.push(text);
+        }
+    }
+
+    /// Encodes a message, exporting the stubs in it. On failure, the exports it made are undone.
+    fn encode(&mut self, message: &OutMessage<'_>) -> Result<String, RpcError> {
+        let mut exporter = Exporting {
+            exports: &mut self.exports,
+            link: &self.link,
+            introduced: Vec::new(),
+            to_resolve: Vec::new(),
+        };
+        let encoded = wire::encode(message, &mut exporter, &self.encode_options);
+        let Exporting {
+            introduced,
+            to_resolve,
+            ..
+        } = exporter;
+        match encoded {
+            Ok(text) => {
+                for id in to_resolve {
+                    self.start_resolving(id);
+                }
+                Ok(text)
+            }
+            Err(error) => {
+                let undone: Vec<_> = introduced
+                    .into_iter()
+                    .filter_map(|id| self.exports.release(id, 1).ok().flatten())
+                    .collect();
+                drop(undone);
+                Err(error)
+            }
+        }
+    }
+}
+
+/// An exporter for messages that cannot hold stubs.
+pub(super) struct NoExports;
+
+impl Exporter for NoExports {
+    fn export_stub(&mut self, _: &Stub) -> Result<WireRef, RpcError> {
+        Err(RpcError::type_error(
+            "Can't serialize RPC stubs in this context.",
+        ))
+    }
+    fn export_promise(&mut self, _: &RpcPromise) -> Result<WireRef, RpcError> {
+        Err(RpcError::type_error(
+            "Can't serialize RPC stubs in this context.",
+        ))
+    }
+}
+
+struct Exporting<'a> {
+    exports: &'a mut ExportTable,
+    link: &'a Arc<SessionLink>,
+    /// Ids introduced by this message, to undo if encoding fails.
+    introduced: Vec<i64>,
+    /// Promise exports whose resolution must be sent once the message is out.
+    to_resolve: Vec<i64>,
+}
+
+impl Exporting<'_> {
+    /// The import id, if `hook` is an unresolved import of this very session.
+    fn own_import(&self, hook: &Hook) -> Option<(i64, bool)> {
+        match hook {
+            Hook::Import(import) if Arc::ptr_eq(&import.link, self.link) => {
+                let id = import.slot.id()?;
+                Some((id, import.slot.promise))
+            }
+            _ => None,
+        }
+    }
+
+    fn export_hook_as_stub(&mut self, hook: &Hook) -> WireRef {
+        if let Hook::Import(import) = hook {
+            if let Some(resolved) = import.slot.resolution().cloned() {
+                return self.export_hook_as_stub(&resolved);
+            }
+        }
+        if let Hook::Value(value) = hook {
+            if let Value::Stub(stub) = &**value {
+                return self.export_hook_as_stub(&stub.hook);
+            }
+        }
+        if let Some((id, _)) = self.own_import(hook) {
+            return WireRef::Import(id);
+        }
+        let id = self.exports.export_stub(hook.clone());
+        self.introduced.push(id);
+        WireRef::Export(id)
+    }
+}
+
+impl Exporter for Exporting<'_> {
+    fn export_stub(&mut self, stub: &Stub) -> Result<WireRef, RpcError> {
+        Ok(self.export_hook_as_stub(&stub.hook))
+    }
+
+    fn export_promise(&mut self, promise: &RpcPromise) -> Result<WireRef, RpcError> {
+        let unresolved = match &promise.hook {
+            Hook::Import(import) => import.slot.resolution().is_none(),
+            _ => false,
+        };
+        if unresolved {
+            if let Some((id, _)) = self.own_import(&promise.hook) {
+                return Ok(WireRef::Pipeline(id, promise.path.clone()));
+            }
+        }
+        let hook = promise.hook.get(&promise.path, &Spawner::Runtime);
+        let id = self.exports.export_promise(hook);
+        self.introduced.push(id);
+        self.to_resolve.push(id);
+        Ok(WireRef::Promise(id))
+    }
+}

@@ -1,0 +1,262 @@
+//! Message encoding: an [`OutMessage`] to one line of compact JSON text.
+//!
+//! Owns the outgoing expression forms (what capnweb 0.12's `Devaluator` produces) and the
+//! top-level message layout. Text is written straight into a `String`, with numbers printed as
+//! JavaScript prints them and key order kept. Stubs and promises are referenced through the
+//! [`Exporter`]; this module never touches session tables.
+
+use std::fmt::Write as _;
+
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use base64::Engine as _;
+
+use super::json::{write_number, write_str};
+use super::{EncodeOptions, Exporter, OutMessage, WireRef};
+use crate::error::RpcError;
+use crate::value::{BytesKind, PathKey, Value};
+
+/// capnweb's fixed serialization depth limit.
+const MAX_SERIALIZE_DEPTH: usize = 256;
+
+pub(super) fn encode(
+    msg: &OutMessage<'_>,
+    exporter: &mut dyn Exporter,
+    options: &EncodeOptions,
+) -> Result<String, RpcError> {
+    let mut enc = Encoder {
+        out: String::with_capacity(64),
+        exporter,
+        options,
+        // As in capnweb, rejections and aborts never carry stubs: a property holding one is
+        // left out of the error.
+        allow_refs: !matches!(msg, OutMessage::Reject(..) | OutMessage::Abort(_)),
+    };
+    match msg {
+        OutMessage::Push { id, path, args } => {
+            enc.out.push_str("[\"push\",[\"pipeline\",");
+            enc.int(*id);
+            enc.out.push(',');
+            enc.path(path);
+            if let Some(args) = args {
+                // The argument list is written as a plain array of expressions: capnweb
+                // devaluates it as an array value and then unwraps the `[[…]]` escape.
+                enc.out.push_str(",[");
+                for (i, arg) in args.iter().enumerate() {
+                    if i > 0 {
+                        enc.out.push(',');
+                    }
+                    enc.value(arg, 1)?;
+                }
+                enc.out.push(']');
+            }
+            enc.out.push_str("]]");
+        }
+        OutMessage::Pull(id) => {
+            enc.out.push_str("[\"pull\",");
+            enc.int(*id);
+            enc.out.push(']');
+        }
+        OutMessage::Resolve(id, value) => {
+            enc.out.push_str("[\"resolve\",");
+            enc.int(*id);
+            enc.out.push(',');
+            enc.value(value, 0)?;
+            enc.out.push(']');
+        }
+        OutMessage::Reject(id, error) => {
+            enc.out.push_str("[\"reject\",");
+            enc.int(*id);
+            enc.out.push(',');
+            enc.error(error, 0)?;
+            enc.out.push(']');
+        }
+        OutMessage::Release(id, refcount) => {
+            enc.out.push_str("[\"release\",");
+            enc.int(*id);
+            let _ = write!(enc.out, ",{refcount}]");
+        }
+        OutMessage::Abort(error) => {
+            enc.out.push_str("[\"abort\",");
+            enc.error(error, 0)?;
+            enc.out.push(']');
+        }
+    }
+    Ok(enc.out)
+}
+
+struct Encoder<'a> {
+    out: String,
+    exporter: &'a mut dyn Exporter,
+    options: &'a EncodeOptions,
+    allow_refs: bool,
+}
+
+impl Encoder<'_> {
+    fn int(&mut self, n: i64) {
+        let _ = write!(self.out, "{n}");
+    }
+
+    fn path(&mut self, path: &[PathKey]) {
+        self.out.push('[');
+        for (i, key) in path.iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            match key {
+                PathKey::Name(name) => write_str(&mut self.out, name),
+                PathKey::Index(index) => {
+                    let _ = write!(self.out, "{index}");
+                }
+            }
+        }
+        self.out.push(']');
+    }
+
+    fn wire_ref(&mut self, r: &WireRef) {
+        let (tag, id) = match r {
+            WireRef::Import(id) => ("[\"import\",", id),
+            WireRef::Pipeline(id, _) => ("[\"pipeline\",", id),
+            WireRef::Export(id) => ("[\"export\",", id),
+            WireRef::Promise(id) => ("[\"promise\",", id),
+        };
+        self.out.push_str(tag);
+        self.int(*id);
+        if let WireRef::Pipeline(_, path) = r {
+            if !path.is_empty() {
+                self.out.push(',');
+                self.path(path);
+            }
+        }
+        self.out.push(']');
+    }
+
+    fn value(&mut self, value: &Value, depth: usize) -> Result<(), RpcError> {
+        if depth >= MAX_SERIALIZE_DEPTH {
+            return Err(RpcError::error(
+                "Serialization exceeded maximum allowed depth. (Does the message contain cycles?)",
+            ));
+        }
+        match value {
+            Value::Undefined => self.out.push_str("[\"undefined\"]"),
+            Value::Null => self.out.push_str("null"),
+            Value::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
+            Value::Number(n) => self.number(*n),
+            Value::String(s) => write_str(&mut self.out, s),
+            Value::Array(items) => {
+                self.out.push_str("[[");
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(',');
+                    }
+                    self.value(item, depth + 1)?;
+                }
+                self.out.push_str("]]");
+            }
+            Value::Object(object) => {
+                self.out.push('{');
+                for (i, (key, item)) in object.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(',');
+                    }
+                    write_str(&mut self.out, key);
+                    self.out.push(':');
+                    self.value(item, depth + 1)?;
+                }
+                self.out.push('}');
+            }
+            Value::BigInt(b) => {
+                let _ = write!(self.out, "[\"bigint\",\"{b}\"]");
+            }
+            Value::Date(ms) => {
+                self.out.push_str("[\"date\",");
+                // An invalid date (NaN) is sent as null; JavaScript dates are never infinite.
+                write_number(&mut self.out, *ms);
+                self.out.push(']');
+            }
+            Value::Bytes(bytes) => {
+                self.out.push_str("[\"bytes\",\"");
+                STANDARD_NO_PAD.encode_string(&bytes.data, &mut self.out);
+                self.out.push('"');
+                if bytes.kind != BytesKind::Uint8Array {
+                    self.out.push(',');
+                    write_str(&mut self.out, bytes.kind.name());
+                }
+                self.out.push(']');
+            }
+            Value::Error(error) => self.error(error, depth)?,
+            Value::Stub(_) | Value::Promise(_) if !self.allow_refs => {
+                return Err(RpcError::error(
+                    "Can't serialize RPC stubs in this context.",
+                ));
+            }
+            Value::Stub(stub) => {
+                let r = self.exporter.export_stub(stub)?;
+                self.wire_ref(&r);
+            }
+            Value::Promise(promise) => {
+                let r = self.exporter.export_promise(promise)?;
+                self.wire_ref(&r);
+            }
+        }
+        Ok(())
+    }
+
+    fn number(&mut self, n: f64) {
+        if n.is_nan() {
+            self.out.push_str("[\"nan\"]");
+        } else if n == f64::INFINITY {
+            self.out.push_str("[\"inf\"]");
+        } else if n == f64::NEG_INFINITY {
+            self.out.push_str("[\"-inf\"]");
+        } else {
+            write_number(&mut self.out, n);
+        }
+    }
+
+    /// `["error", name, message]`, plus the stack when exposed, plus `props` (with the stack or
+    /// `null` before it) when any property could be encoded. As in capnweb, a property whose
+    /// value cannot be encoded is silently left out.
+    fn error(&mut self, error: &RpcError, depth: usize) -> Result<(), RpcError> {
+        self.out.push_str("[\"error\",");
+        write_str(&mut self.out, &error.name);
+        self.out.push(',');
+        write_str(&mut self.out, &error.message);
+        let stack = error
+            .stack
+            .as_deref()
+            .filter(|_| self.options.expose_stacks);
+
+        let outer = std::mem::take(&mut self.out);
+        let mut wrote_any = false;
+        for (key, item) in error.props.iter() {
+            let mark = self.out.len();
+            if wrote_any {
+                self.out.push(',');
+            }
+            write_str(&mut self.out, key);
+            self.out.push(':');
+            if self.value(item, depth + 1).is_ok() {
+                wrote_any = true;
+            } else {
+                self.out.truncate(mark);
+            }
+        }
+        let props = std::mem::replace(&mut self.out, outer);
+
+        if wrote_any {
+            self.out.push(',');
+            match stack {
+                Some(stack) => write_str(&mut self.out, stack),
+                None => self.out.push_str("null"),
+            }
+            self.out.push_str(",{");
+            self.out.push_str(&props);
+            self.out.push('}');
+        } else if let Some(stack) = stack {
+            self.out.push(',');
+            write_str(&mut self.out, stack);
+        }
+        self.out.push(']');
+        Ok(())
+    }
+}

@@ -1,0 +1,396 @@
+//! Expression evaluation: a parsed JSON expression to a [`Value`].
+//!
+//! Owns the meaning of every expression form of the protocol (literals, the `[[…]]` array
+//! escape, `undefined`, non-finite numbers, `bigint`, `date`, `bytes`, `error`, and the
+//! reference forms, which are handed to the [`Importer`]), the per-level depth limit, the bigint
+//! length limit, and the stripping of `Object.prototype` keys. Error types and messages follow
+//! capnweb 0.12's `Evaluator`.
+
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::Engine as _;
+use num_bigint::BigInt;
+use serde_json::Value as Json;
+
+use super::json::{as_id, js_typeof, number_to_string, stringify, write_json};
+use super::parse::{depth_error, utf16_len};
+use super::{Capture, Importer, Limits};
+use crate::error::RpcError;
+use crate::value::{Bytes, BytesKind, Object, PathKey, Value};
+
+/// Keys that name `Object.prototype` members (plus `toJSON`): evaluated, then dropped.
+const DANGEROUS_KEYS: [&str; 13] = [
+    "constructor",
+    "__proto__",
+    "__defineGetter__",
+    "__defineSetter__",
+    "__lookupGetter__",
+    "__lookupSetter__",
+    "hasOwnProperty",
+    "isPrototypeOf",
+    "propertyIsEnumerable",
+    "toLocaleString",
+    "toString",
+    "valueOf",
+    "toJSON",
+];
+
+fn is_dangerous_key(key: &str) -> bool {
+    DANGEROUS_KEYS.contains(&key)
+}
+
+/// Base64 as Node's decoder accepts it: padding optional, non-zero trailing bits tolerated.
+const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
+    .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+    .with_decode_allow_trailing_bits(true);
+const BASE64: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
+const BASE64_URL: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
+
+pub(super) fn evaluate(
+    expr: Json,
+    importer: &mut dyn Importer,
+    limits: &Limits,
+) -> Result<Value, RpcError> {
+    Evaluator { importer, limits }.eval(expr, 0)
+}
+
+fn type_error(message: impl Into<String>) -> RpcError {
+    RpcError::protocol("TypeError", message)
+}
+
+#[cold]
+#[inline(never)]
+fn unknown_special(items: &[Json]) -> RpcError {
+    let mut text = String::from("[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        write_json(&mut text, item);
+    }
+    text.push(']');
+    type_error(format!("unknown special value: {text}"))
+}
+
+/// The error capnweb's session raises for an id that names no export.
+fn no_such_entry(id: &Json) -> RpcError {
+    RpcError::protocol(
+        "Error",
+        format!("no such entry on exports table: {}", stringify(id)),
+    )
+}
+
+struct Evaluator<'a> {
+    importer: &'a mut dyn Importer,
+    limits: &'a Limits,
+}
+
+impl Evaluator<'_> {
+    /// Evaluates one expression at `depth`. The recursive path (this, `object`, `array`,
+    /// `eval_elements`) keeps its frames small: nesting goes up to `max_depth` levels.
+    fn eval(&mut self, expr: Json, depth: usize) -> Result<Value, RpcError> {
+        if depth >= self.limits.max_depth {
+            return Err(depth_error(self.limits.max_depth));
+        }
+        match expr {
+            Json::Null => Ok(Value::Null),
+            Json::Bool(b) => Ok(Value::Bool(b)),
+            Json::Number(n) => Ok(Value::Number(n.as_f64().unwrap_or(f64::NAN))),
+            Json::String(s) => Ok(Value::String(s)),
+            Json::Object(map) => self.object(map, depth),
+            Json::Array(items) => self.array(items, depth),
+        }
+    }
+
+    #[inline(never)]
+    fn object(
+        &mut self,
+        map: serde_json::Map<String, Json>,
+        depth: usize,
+    ) -> Result<Value, RpcError> {
+        let mut object = Object::new();
+        for (key, item) in map {
+            let value = self.eval(item, depth + 1)?;
+            if !is_dangerous_key(&key) {
+                object.insert(key, value);
+            }
+        }
+        Ok(Value::Object(object))
+    }
+
+    #[inline(never)]
+    fn array(&mut self, mut items: Vec<Json>, depth: usize) -> Result<Value, RpcError> {
+        if let [Json::Array(inner)] = items.as_mut_slice() {
+            return Ok(Value::Array(
+                self.eval_elements(std::mem::take(inner), depth)?,
+            ));
+        }
+        match self.special(&mut items, depth)? {
+            Some(value) => Ok(value),
+            None => Err(unknown_special(&items)),
+        }
+    }
+
+    /// Elements of an array value or of a call's argument list, one level below `depth`.
+    fn eval_elements(&mut self, items: Vec<Json>, depth: usize) -> Result<Vec<Value>, RpcError> {
+        let mut values = Vec::with_capacity(items.len());
+        for item in items {
+            values.push(self.eval(item, depth + 1)?);
+        }
+        Ok(values)
+    }
+
+    /// A `[tag, …]` form. `Ok(None)` means "not a valid special value" (the caller reports it
+    /// with the untouched input); parts are taken out of `items` only once the form is valid.
+    #[inline(never)]
+    fn special(&mut self, items: &mut [Json], depth: usize) -> Result<Option<Value>, RpcError> {
+        let Some(tag) = items.first().and_then(Json::as_str) else {
+            return Ok(None);
+        };
+        let value = match tag {
+            "undefined" if items.len() == 1 => Value::Undefined,
+            "inf" => Value::Number(f64::INFINITY),
+            "-inf" => Value::Number(f64::NEG_INFINITY),
+            "nan" => Value::Number(f64::NAN),
+            "bigint" => match items.get(1) {
+                Some(Json::String(digits)) => Value::BigInt(self.bigint(digits)?),
+                _ => return Ok(None),
+            },
+            "date" => match items.get(1) {
+                Some(Json::Null) => Value::Date(f64::NAN),
+                Some(Json::Number(n)) => Value::Date(time_clip(n.as_f64().unwrap_or(f64::NAN))),
+                _ => return Ok(None),
+            },
+            "bytes" => match items.get(1) {
+                Some(Json::String(b64)) => Value::Bytes(bytes(b64, items.get(2))?),
+                _ => return Ok(None),
+            },
+            "error" => return self.error(items, depth),
+            "import" | "pipeline" => return self.reference(items, depth, tag == "pipeline"),
+            "export" | "promise" => {
+                let promise = tag == "promise";
+                // A fractional or huge id cannot name a table entry.
+                let Some(id) = items.get(1).and_then(as_id) else {
+                    return Ok(None);
+                };
+                if promise {
+                    self.importer.import_promise(id)?
+                } else {
+                    self.importer.import_stub(id)?
+                }
+            }
+            "remap" => return self.remap(items),
+            // Not supported yet: "url", "headers", "request", "response", "blob", "writable"
+            // and "readable" are reported as unknown special values for now.
+            _ => return Ok(None),
+        };
+        Ok(Some(value))
+    }
+
+    fn bigint(&self, digits: &str) -> Result<BigInt, RpcError> {
+        let max = self.limits.max_bigint_digits;
+        if digits.len() > max && utf16_len(digits) > max {
+            return Err(type_error(format!(
+                "Deserialized bigint exceeds maximum length of {max} digits."
+            )));
+        }
+        parse_js_bigint(digits).ok_or_else(|| {
+            RpcError::protocol(
+                "SyntaxError",
+                format!("Cannot convert {digits} to a BigInt"),
+            )
+        })
+    }
+
+    /// `["error", type, message, stack?, props?]`.
+    fn error(&mut self, items: &mut [Json], depth: usize) -> Result<Option<Value>, RpcError> {
+        let (Some(Json::String(name)), Some(Json::String(message))) = (items.get(1), items.get(2))
+        else {
+            return Ok(None);
+        };
+        // capnweb turns names other than the standard Error classes into plain `Error`; the name
+        // is kept here as sent (a JavaScript receiver still applies its own mapping later).
+        let mut error = RpcError::new(name.as_str(), message.as_str());
+        if let Some(Json::String(stack)) = items.get(3) {
+            error.stack = Some(stack.clone());
+        }
+        if items.len() >= 5 {
+            let Some(Json::Object(props)) = items.get_mut(4) else {
+                return Ok(None);
+            };
+            for (key, item) in std::mem::take(props) {
+                if matches!(key.as_str(), "name" | "message" | "stack") {
+                    continue;
+                }
+                let value = self.eval(item, depth + 1)?;
+                if !is_dangerous_key(&key) {
+                    error.props.insert(key, value);
+                }
+            }
+        }
+        Ok(Some(Value::Error(Box::new(error))))
+    }
+
+    /// `["import" | "pipeline", id, path?, args?]`.
+    fn reference(
+        &mut self,
+        items: &mut [Json],
+        depth: usize,
+        promise: bool,
+    ) -> Result<Option<Value>, RpcError> {
+        if !(2..=4).contains(&items.len()) {
+            return Ok(None);
+        }
+        let Some(id_json @ Json::Number(_)) = items.get(1) else {
+            return Ok(None);
+        };
+        let id = as_id(id_json).ok_or_else(|| no_such_entry(id_json));
+        let path = match items.get(2) {
+            None => Vec::new(),
+            Some(path) => match path_keys(path) {
+                Some(path) => path,
+                None => return Ok(None),
+            },
+        };
+        let args = match items.get_mut(3) {
+            None => None,
+            Some(Json::Array(args)) => Some(std::mem::take(args)),
+            Some(_) => return Ok(None),
+        };
+        let id = id?;
+        let args = match args {
+            Some(args) => Some(self.eval_elements(args, depth)?),
+            None => None,
+        };
+        self.importer.reference(id, path, args, promise).map(Some)
+    }
+
+    /// `["remap", id, path, captures, instructions]`.
+    fn remap(&mut self, items: &mut [Json]) -> Result<Option<Value>, RpcError> {
+        let [_, id_json @ Json::Number(_), path, Json::Array(captures), Json::Array(instructions)] =
+            items
+        else {
+            return Ok(None);
+        };
+        let Some(path) = path_keys(path) else {
+            return Ok(None);
+        };
+        let Some(id) = as_id(id_json) else {
+            return Err(no_such_entry(id_json));
+        };
+        let captures = captures
+            .iter()
+            .map(capture)
+            .collect::<Result<Vec<_>, _>>()?;
+        let instructions = std::mem::take(instructions);
+        self.importer
+            .remap(id, path, captures, instructions)
+            .map(Some)
+    }
+}
+
+/// One `["import" | "export", id]` capture of a `remap`.
+fn capture(json: &Json) -> Result<Capture, RpcError> {
+    let parsed = match json {
+        Json::Array(pair) if pair.len() == 2 => {
+            let id = as_id(&pair[1]);
+            match (pair[0].as_str(), id) {
+                (Some("import"), Some(id)) => Some(Capture::Import(id)),
+                (Some("export"), Some(id)) => Some(Capture::Export(id)),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    parsed.ok_or_else(|| type_error(format!("unknown map capture: {}", stringify(json))))
+}
+
+/// A property path: an array of strings and numbers. Non-negative integers are indexes; other
+/// numbers become the property name JavaScript would use (`1.5` → `"1.5"`).
+fn path_keys(json: &Json) -> Option<Vec<PathKey>> {
+    let Json::Array(parts) = json else {
+        return None;
+    };
+    parts
+        .iter()
+        .map(|part| match part {
+            Json::String(s) => Some(PathKey::Name(s.clone())),
+            Json::Number(n) => Some(match as_id(part) {
+                Some(i) if i >= 0 => PathKey::Index(i.unsigned_abs()),
+                _ => PathKey::Name(number_to_string(n.as_f64().unwrap_or(f64::NAN))),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// JavaScript's TimeClip, applied by `new Date(ms)`.
+fn time_clip(ms: f64) -> f64 {
+    if !ms.is_finite() || ms.abs() > 8.64e15 {
+        f64::NAN
+    } else {
+        ms.trunc() + 0.0
+    }
+}
+
+/// `["bytes", base64, type?]`.
+fn bytes(b64: &str, marker: Option<&Json>) -> Result<Bytes, RpcError> {
+    // The URL-safe alphabet (which Node's decoder also accepts) is only tried as a fallback.
+    let data = BASE64
+        .decode(b64)
+        .or_else(|e| BASE64_URL.decode(b64).map_err(|_| e))
+        .map_err(|e| type_error(format!("Invalid base64 in bytes value: {e}")))?;
+    let Some(marker) = marker else {
+        return Ok(Bytes::new(data));
+    };
+    let Json::String(name) = marker else {
+        return Err(type_error(format!(
+            "Unknown bytes type marker type: {}",
+            js_typeof(marker)
+        )));
+    };
+    let Some(kind) = BytesKind::from_name(name) else {
+        let shown: String = name.chars().take(64).collect();
+        return Err(type_error(format!("Unknown bytes type marker: {shown}")));
+    };
+    let size = kind.element_size();
+    if data.len() % size != 0 {
+        return Err(type_error(format!(
+            "Invalid byte length {} for {name}; expected a multiple of {size}",
+            data.len()
+        )));
+    }
+    Ok(Bytes::with_kind(kind, data))
+}
+
+/// JavaScript's `BigInt(string)`: surrounding whitespace ignored, empty is 0, optional sign for
+/// decimals, `0x`/`0o`/`0b` prefixes (unsigned). `None` where JavaScript throws.
+fn parse_js_bigint(text: &str) -> Option<BigInt> {
+    let t = text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    if t.is_empty() {
+        return Some(BigInt::default());
+    }
+    let prefixed = |p: char| {
+        let mut chars = t.chars();
+        (chars.next() == Some('0') && chars.next().map(|c| c.to_ascii_lowercase()) == Some(p))
+            .then(|| &t[2..])
+    };
+    let (negative, radix, digits) = if let Some(d) = prefixed('x') {
+        (false, 16, d)
+    } else if let Some(d) = prefixed('o') {
+        (false, 8, d)
+    } else if let Some(d) = prefixed('b') {
+        (false, 2, d)
+    } else if let Some(d) = t.strip_prefix('-') {
+        (true, 10, d)
+    } else {
+        (false, 10, t.strip_prefix('+').unwrap_or(t))
+    };
+    // Validate first: num-bigint would also accept `_` separators.
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let magnitude = BigInt::parse_bytes(digits.as_bytes(), radix)?;
+    Some(if negative { -magnitude } else { magnitude })
+}
