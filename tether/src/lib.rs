@@ -7,6 +7,8 @@
 
 pub mod error;
 pub(crate) mod hook;
+#[cfg(feature = "net")]
+pub mod server;
 pub mod session;
 pub mod stub;
 pub mod target;

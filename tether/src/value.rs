@@ -54,6 +54,11 @@ impl Object {
         Self(Vec::new())
     }
 
+    /// An object from entries whose keys are known to be distinct (not checked).
+    pub(crate) fn from_unique(entries: Vec<(String, Value)>) -> Self {
+        Self(entries)
+    }
+
     /// Sets `key` to `value`, replacing (in place) an existing entry with that key.
     pub fn insert(&mut self, key: impl Into<String>, value: impl Into<Value>) {
         let key = key.into();

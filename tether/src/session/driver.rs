@@ -68,6 +68,8 @@ pub(super) struct Core {
     /// Resolutions owed to the peer and not yet sent (an HTTP batch waits for these).
     pub(super) pending_pulls: usize,
     pub(super) ending: Option<Ending>,
+    /// No more input will come (HTTP batch): calls to the peer fail at once.
+    pub(super) input_closed: bool,
     torn_down: bool,
 }
 
@@ -93,7 +95,21 @@ impl Core {
             on_eof,
             pending_pulls: 0,
             ending: None,
+            input_closed: false,
             torn_down: false,
+        }
+    }
+
+    /// The peer of an HTTP batch has sent everything it will: it can no longer answer calls, so
+    /// its stubs break now (a handler awaiting a callback fails instead of hanging the batch).
+    fn input_ended(&mut self) {
+        self.input_closed = true;
+        let broken = RpcError::disconnected("The HTTP batch client cannot be called back.");
+        for entry in self.imports.drain() {
+            entry.slot.settle(Hook::Error(broken.clone()));
+            for callback in entry.on_broken {
+                run_callback(callback, broken.clone());
+            }
         }
     }
 
@@ -276,7 +292,10 @@ pub(super) async fn run(
             frame = stream.next(), if input_open => match frame {
                 Some(Ok(text)) => core.handle_frame(&text),
                 Some(Err(e)) => core.end(Ending::clean(&format!("RPC transport failed: {e}"))),
-                None if core.on_eof == OnEof::Drain => input_open = false,
+                None if core.on_eof == OnEof::Drain => {
+                    input_open = false;
+                    core.input_ended();
+                }
                 None => core.end(Ending::clean("Peer closed the connection.")),
             },
             Some(_) = tasks.join_next() => {}

@@ -35,6 +35,12 @@ impl Core {
             result.settle(hook);
             return;
         }
+        if self.input_closed {
+            result.settle(Hook::Error(RpcError::disconnected(
+                "The HTTP batch client cannot be called back.",
+            )));
+            return;
+        }
         let Some(target_id) = target.id() else {
             result.settle(Hook::Error(RpcError::error(
                 "Cannot call through an import whose own call failed to send.",

@@ -5,7 +5,11 @@
 //! by tests, examples and docs. Network adapters (WebSocket, HTTP batch) live beside it and must
 //! not reach into sessions: they only move strings.
 
+#[cfg(feature = "net")]
+pub mod http_batch;
 pub mod memory;
+#[cfg(feature = "net")]
+pub mod websocket;
 
 use std::fmt;
 

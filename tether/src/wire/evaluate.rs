@@ -109,14 +109,15 @@ impl Evaluator<'_> {
         map: serde_json::Map<String, Json>,
         depth: usize,
     ) -> Result<Value, RpcError> {
-        let mut object = Object::new();
+        // The parsed map's keys are already unique: collect without re-checking (linear time).
+        let mut entries = Vec::with_capacity(map.len());
         for (key, item) in map {
             let value = self.eval(item, depth + 1)?;
             if !is_dangerous_key(&key) {
-                object.insert(key, value);
+                entries.push((key, value));
             }
         }
-        Ok(Value::Object(object))
+        Ok(Value::Object(Object::from_unique(entries)))
     }
 
     #[inline(never)]

@@ -1,0 +1,190 @@
+//! WebSocket transport: one text frame per message (the Cap'n Web convention).
+//!
+//! Owns the adapter from a `tokio-tungstenite` stream to a [`Transport`](super::Transport), the
+//! frame-size configuration, and [`connect`] for clients. Servers get their sockets from
+//! [`crate::server`]. When the session aborts, the socket is closed with code 3000 and the error
+//! message as the reason (truncated to 123 bytes), as capnweb does.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let api = tether::transport::websocket::connect("ws://127.0.0.1:8080/").await?;
+//! let n = api.call("square", vec![7.into()]).await?;
+//! assert_eq!(n.as_f64(), Some(49.0));
+//! # Ok(()) }
+//! ```
+
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use futures_util::{Sink, Stream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+use super::TransportError;
+use crate::session::{RpcSession, SessionOptions};
+use crate::stub::Stub;
+use crate::wire::Limits;
+
+/// The close code capnweb uses when a session aborts.
+const ABORT_CLOSE_CODE: u16 = 3000;
+/// RFC 6455: a close reason fits in 123 bytes.
+const MAX_CLOSE_REASON: usize = 123;
+
+/// A Cap'n Web session's view of a WebSocket.
+pub struct WebSocketTransport<S> {
+    socket: WebSocketStream<S>,
+    /// Set when an `abort` message goes out: the close frame will carry it.
+    abort_reason: Option<String>,
+    close_frame_sent: bool,
+}
+
+impl<S> WebSocketTransport<S> {
+    /// Wraps an established WebSocket.
+    pub fn new(socket: WebSocketStream<S>) -> Self {
+        Self {
+            socket,
+            abort_reason: None,
+            close_frame_sent: false,
+        }
+    }
+}
+
+/// WebSocket settings matching the session's limits: a message of `max_message_size` UTF-16
+/// units can take up to three times as many UTF-8 bytes, so the socket accepts that much and the
+/// session's own check (with capnweb's error message) decides.
+pub(crate) fn socket_config(limits: &Limits) -> WebSocketConfig {
+    let bytes = limits.max_message_size.saturating_mul(3);
+    WebSocketConfig::default()
+        .max_message_size(Some(bytes))
+        .max_frame_size(Some(bytes))
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketTransport<S> {
+    type Item = Result<String, TransportError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            let message = match ready!(Pin::new(&mut self.socket).poll_next(cx)) {
+                None => return Poll::Ready(None),
+                Some(Err(e)) => return Poll::Ready(Some(Err(TransportError(e.to_string())))),
+                Some(Ok(message)) => message,
+            };
+            return Poll::Ready(match message {
+                Message::Text(text) => Some(Ok(text.as_str().to_owned())),
+                // capnweb parses binary frames as text too (and fails): the session aborts with
+                // a SyntaxError unless the bytes happen to be a valid message.
+                Message::Binary(bytes) => Some(Ok(String::from_utf8_lossy(&bytes).into_owned())),
+                Message::Close(_) => None,
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+            });
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<String> for WebSocketTransport<S> {
+    type Error = TransportError;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Pin::new(&mut self.socket).poll_ready(cx).map_err(to_error)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: String) -> Result<(), Self::Error> {
+        if item.starts_with("[\"abort\"") {
+            self.abort_reason = Some(abort_message(&item));
+        }
+        Pin::new(&mut self.socket)
+            .start_send(Message::text(item))
+            .map_err(to_error)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Pin::new(&mut self.socket).poll_flush(cx).map_err(to_error)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        if !self.close_frame_sent {
+            if let Some(reason) = self.abort_reason.take() {
+                ready!(Pin::new(&mut self.socket).poll_ready(cx)).map_err(to_error)?;
+                let frame = CloseFrame {
+                    code: CloseCode::from(ABORT_CLOSE_CODE),
+                    reason: truncate_utf8(&reason, MAX_CLOSE_REASON).to_owned().into(),
+                };
+                Pin::new(&mut self.socket)
+                    .start_send(Message::Close(Some(frame)))
+                    .map_err(to_error)?;
+            }
+            self.close_frame_sent = true;
+        }
+        Pin::new(&mut self.socket).poll_close(cx).map_err(to_error)
+    }
+}
+
+fn to_error(e: tokio_tungstenite::tungstenite::Error) -> TransportError {
+    TransportError(e.to_string())
+}
+
+/// The message of an outgoing `["abort", ["error", type, message, ...]]`.
+fn abort_message(frame: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(frame)
+        .ok()
+        .and_then(|v| v.get(1)?.get(2)?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "RPC session aborted".to_owned())
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+fn truncate_utf8(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Connects to a Cap'n Web WebSocket server and returns its main stub. The session runs in the
+/// background and ends when the last clone of the returned stub is dropped (or the server goes).
+pub async fn connect(url: &str) -> Result<Stub, TransportError> {
+    let options = SessionOptions {
+        close_when_main_dropped: true,
+        ..SessionOptions::default()
+    };
+    let (stub, _session) = connect_with(url, None, options).await?;
+    Ok(stub)
+}
+
+/// [`connect`], offering `main` to the server (for callbacks) and with explicit options.
+/// Returns the server's main stub and the session's task.
+pub async fn connect_with(
+    url: &str,
+    main: Option<Stub>,
+    options: SessionOptions,
+) -> Result<(Stub, tokio::task::JoinHandle<crate::RpcResult<()>>), TransportError> {
+    let config = socket_config(&options.limits);
+    let (socket, _response) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
+        .await
+        .map_err(to_error)?;
+    Ok(RpcSession::spawn(
+        WebSocketTransport::new(socket),
+        main,
+        options,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abort_reason_is_the_error_message_cut_at_a_char_boundary() {
+        let frame = "[\"abort\",[\"error\",\"Error\",\"bad RPC message: 42\"]]";
+        assert_eq!(abort_message(frame), "bad RPC message: 42");
+        let long = "é".repeat(100);
+        let cut = truncate_utf8(&long, MAX_CLOSE_REASON);
+        assert!(cut.len() <= MAX_CLOSE_REASON && cut.len() >= MAX_CLOSE_REASON - 1);
+    }
+}

@@ -1,0 +1,187 @@
+//! The network transports across real sockets on 127.0.0.1: WebSocket and HTTP batch against
+//! `tether::server`, and rule L10 (a client killed mid-call) over TCP.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use tether::server::{serve, ServerOptions};
+use tether::transport::{http_batch, websocket};
+use tokio_tungstenite::tungstenite::Message;
+
+async fn start_server(options: ServerOptions) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(serve(listener, api, options));
+    address.to_string()
+}
+
+#[tokio::test]
+async fn websocket_calls_pipelining_and_stubs() {
+    let address = start_server(ServerOptions::default()).await;
+    let api = websocket::connect(&format!("ws://{address}/"))
+        .await
+        .unwrap();
+    assert_eq!(
+        api.call("square", vec![12.into()]).await.unwrap().as_f64(),
+        Some(144.0)
+    );
+    let counter = api.call("makeCounter", vec![5.into()]);
+    assert_eq!(
+        counter
+            .call("increment", vec![2.into()])
+            .await
+            .unwrap()
+            .as_f64(),
+        Some(7.0)
+    );
+    let error = api.call("throwError", vec![]).await.unwrap_err();
+    assert_eq!(
+        (error.name.as_str(), error.message.as_str()),
+        ("RangeError", "test error")
+    );
+}
+
+#[tokio::test]
+async fn http_batch_runs_a_pipelined_chain_in_one_request_and_disposes_at_the_end() {
+    let address = start_server(ServerOptions::default()).await;
+    let tag = tag("batch");
+    let api = http_batch::connect(&format!("http://{address}/")).unwrap();
+    let kept = api.call("makeDisposable", vec![tag.as_str().into()]);
+    let counter = api.call(
+        "makeCounter",
+        vec![api.call("square", vec![3.into()]).into()],
+    );
+    let value = counter.call("increment", vec![1.into()]);
+    let (value, ping) = tokio::join!(value, kept.call("ping", vec![]));
+    assert_eq!(value.unwrap().as_f64(), Some(10.0));
+    assert_eq!(ping.unwrap().as_str(), Some("pong"));
+    // The batch is over: what it exported was released (rule L11).
+    wait_until("the batch's exports were disposed", || {
+        disposed_count(&tag) == 1
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn http_batch_edge_cases_trailing_newline_empty_body_and_405() {
+    let address = start_server(ServerOptions {
+        response_headers: vec![("access-control-allow-origin".into(), "*".into())],
+        ..Default::default()
+    })
+    .await;
+    let body = "[\"push\",[\"pipeline\",0,[\"square\"],[4]]]\n[\"pull\",1]\n";
+    let (status, text, cors) = http(&address, "POST", body).await;
+    assert_eq!((status, text.as_str()), (200, "[\"resolve\",1,16]"));
+    assert_eq!(cors.as_deref(), Some("*"));
+    assert_eq!(http(&address, "POST", "").await.1, "");
+    assert_eq!(http(&address, "GET", "").await.0, 405);
+    let (status, text, _) = http(&address, "POST", "[\"bogus\"]").await;
+    assert_eq!(status, 400);
+    assert!(text.contains("bad RPC message"), "{text}");
+}
+
+/// A minimal HTTP/1.1 request over a raw socket: (status, body, access-control-allow-origin).
+async fn http(address: &str, method: &str, body: &str) -> (u16, String, Option<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "{method} / HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    socket.read_to_string(&mut response).await.unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head[9..12].parse().unwrap();
+    let cors = head.lines().find_map(|l| {
+        l.strip_prefix("access-control-allow-origin: ")
+            .map(str::to_owned)
+    });
+    (status, body.to_owned(), cors)
+}
+
+#[tokio::test]
+async fn malformed_websocket_input_aborts_with_close_code_3000() {
+    let address = start_server(ServerOptions::default()).await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{address}/"))
+        .await
+        .unwrap();
+    socket
+        .send(Message::text("[\"release\",-4,1]"))
+        .await
+        .unwrap();
+    let abort = socket.next().await.unwrap().unwrap();
+    assert_eq!(
+        abort.to_text().unwrap(),
+        "[\"abort\",[\"error\",\"Error\",\"no such export ID: -4\"]]"
+    );
+    match socket.next().await.unwrap().unwrap() {
+        Message::Close(Some(frame)) => {
+            assert_eq!(u16::from(frame.code), 3000);
+            assert_eq!(frame.reason.as_str(), "no such export ID: -4");
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn l10_killing_a_client_mid_call_cancels_the_handler_and_releases_exports() {
+    let address = start_server(ServerOptions::default()).await;
+    let tag = tag("l10-net");
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{address}/"))
+        .await
+        .unwrap();
+    for frame in [
+        format!("[\"push\",[\"pipeline\",0,[\"makeDisposable\"],[\"{tag}\"]]]"),
+        "[\"pull\",1]".to_owned(),
+        format!("[\"push\",[\"pipeline\",0,[\"hang\"],[\"{tag}-handler\"]]]"),
+        "[\"pull\",2]".to_owned(),
+    ] {
+        socket.send(Message::text(frame)).await.unwrap();
+    }
+    let resolved = socket.next().await.unwrap().unwrap();
+    assert_eq!(
+        resolved.to_text().unwrap(),
+        "[\"resolve\",1,[\"export\",-1]]"
+    );
+    drop(socket); // Killed: no close handshake.
+    wait_until("the export was released", || disposed_count(&tag) == 1).await;
+    wait_until("the hanging handler was dropped", || {
+        disposed_count(&format!("{tag}-handler")) == 1
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn calls_on_a_dead_session_fail_promptly_with_a_disconnection_error() {
+    // A server that accepts one WebSocket, reads the first message, then dies.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut socket = tokio_tungstenite::accept_async(stream).await.unwrap();
+        let _ = socket.next().await;
+        drop(socket);
+    });
+    let api = websocket::connect(&format!("ws://{address}/"))
+        .await
+        .unwrap();
+    let broken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = broken.clone();
+    api.on_broken(move |_| flag.store(true, std::sync::atomic::Ordering::SeqCst));
+    let pending = api.call("square", vec![2.into()]);
+    let error = tokio::time::timeout(Duration::from_secs(5), pending)
+        .await
+        .expect("failed promptly")
+        .unwrap_err();
+    assert_eq!(error.kind(), tether::ErrorKind::Disconnected, "{error}");
+    let later = api.call("square", vec![3.into()]).await.unwrap_err();
+    assert_eq!(later.kind(), tether::ErrorKind::Disconnected);
+    wait_until("on_broken fired", || {
+        broken.load(std::sync::atomic::Ordering::SeqCst)
+    })
+    .await;
+}
