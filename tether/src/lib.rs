@@ -1,9 +1,72 @@
 //! # tether
 //!
-//! Object-capability RPC with explicit lifecycles, speaking the wire protocol of
-//! [Cap'n Web](https://github.com/cloudflare/capnweb) (npm `capnweb`).
+//! Object-capability RPC with explicit lifecycles, speaking the wire protocol of Cap'n Web (the
+//! npm package `capnweb`), so Rust and JavaScript peers talk to each other in both directions.
 //!
-//! (crate docs: being written)
+//! A program exposes objects as [`Target`]s; a peer holding a [`Stub`] calls their methods. Calls
+//! return [`RpcPromise`]s, which can be used before they resolve: a chain of dependent calls costs
+//! one round trip. Every remote reference has an explicit lifecycle, and Rust ownership is that
+//! lifecycle: `Clone` duplicates a stub, passing it by value transfers it, and `Drop` disposes it.
+//! A target's disposer runs exactly when the last stub of its lineage is gone.
+//!
+//! ```
+//! use tether::{transport::memory, BoxFuture, RpcError, RpcResult, RpcSession, SessionOptions, Stub, Target, Value};
+//!
+//! struct Calculator;
+//!
+//! impl Target for Calculator {
+//!     fn call<'a>(&'a self, method: &'a str, args: Vec<Value>) -> BoxFuture<'a, RpcResult> {
+//!         Box::pin(async move {
+//!             let x = args.first().and_then(Value::as_f64).unwrap_or(0.0);
+//!             match method {
+//!                 "square" => Ok((x * x).into()),
+//!                 _ => Err(RpcError::not_a_function(method)),
+//!             }
+//!         })
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> RpcResult<()> {
+//! // Two ends of an in-process connection; over a network, use `transport::websocket`.
+//! let (client_end, server_end) = memory::pair();
+//! let (_, _server) = RpcSession::spawn(server_end, Some(Stub::new(Calculator)), SessionOptions::default());
+//! let (calc, _client) = RpcSession::spawn(client_end, None, SessionOptions::default());
+//!
+//! // The first call's result is passed to the second before it has arrived: one round trip.
+//! let four = calc.call("square", vec![2.into()]);
+//! let sixteen = calc.call("square", vec![four.into()]).await?;
+//! assert_eq!(sixteen.as_f64(), Some(16.0));
+//! # Ok(()) }
+//! ```
+//!
+//! ## Layout
+//!
+//! | module | owns |
+//! | --- | --- |
+//! | [`value`] | [`Value`], the dynamic value model (JSON plus undefined, bigint, dates, bytes, errors, stubs) |
+//! | [`error`] | [`RpcError`], the one error type that crosses the wire, and [`ErrorKind`] |
+//! | [`target`] | the [`Target`] trait, closures as targets, disposers and the uncaught-error hook |
+//! | [`stub`] | [`Stub`] and [`RpcPromise`], the handles application code holds |
+//! | `hook` | (internal) the kinds of reference behind a stub: local, import, pending, value, broken |
+//! | [`session`] | [`RpcSession`]: one connection, the task that owns its import and export tables |
+//! | `wire` | (internal) the codec between values and Cap'n Web messages |
+//! | [`transport`] | the [`transport::Transport`] trait, the in-process pair, WebSocket and HTTP batch |
+//! | [`server`] | WebSocket sessions and HTTP batches served on one port |
+//!
+//! ## Lifecycle rules in Rust
+//!
+//! | rule | mechanism |
+//! | --- | --- |
+//! | a stub keeps its target alive; disposing it releases (L1, L2) | `Drop` queues a `release`; [`Stub::dispose`] consumes the stub, so double disposal cannot compile |
+//! | `dup()` (L3) | `Clone` (or [`Stub::dup`]) |
+//! | one lineage per wrapping (L4) | [`Stub::new`] / [`Stub::from_arc`] start a lineage; clones share it |
+//! | passing a stub transfers it (L5) | arguments are moved; clone to keep a copy |
+//! | parameters released at return (L6) | a target's `call` owns its `args`: whatever it does not store is dropped when it returns |
+//! | results own their stubs (L7) | the [`Value`] from `.await` owns its stubs; drop it to release them all |
+//! | disposers run asynchronously; failures go to a hook (L8) | [`Target::dispose`] is spawned; see [`set_uncaught_error_hook`] |
+//! | disconnection (L10) | the session task cancels handlers, releases exports, breaks imports ([`Stub::on_broken`]) |
+//! | an unawaited promise can be disposed (L12) | dropping an [`RpcPromise`] sends its `release` |
 
 pub mod error;
 pub(crate) mod hook;

@@ -131,7 +131,7 @@ impl Shared {
                 Some(config),
             )
             .await;
-            let (_client_main, driver) = RpcSession::new(
+            let (_client_main, driver) = RpcSession::open(
                 WebSocketTransport::new(socket),
                 Some((shared.main)()),
                 shared.options.session.clone(),

@@ -1,5 +1,6 @@
 //! Malformed and hostile input: each case aborts only the offending session, with an `abort`
 //! carrying capnweb's error type and message (TESTTARGET.md), and never panics.
+#![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
 
 mod common;
 
@@ -15,7 +16,7 @@ fn raw_server(
     tokio::task::JoinHandle<tether::RpcResult<()>>,
 ) {
     let (raw, server_end) = pair();
-    let (_peer_main, driver) = RpcSession::new(server_end, Some(common::api()), options);
+    let (_peer_main, driver) = RpcSession::open(server_end, Some(common::api()), options);
     (raw, tokio::spawn(async move { driver.await }))
 }
 

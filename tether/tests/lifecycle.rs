@@ -1,5 +1,6 @@
 //! Lifecycle rules L1-L8, L10 and L12 of SYSTEM.md, each checked by its observable effect:
 //! frames sent, disposer runs and counts, errors on use of broken references.
+#![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! The network transports across real sockets on 127.0.0.1: WebSocket and HTTP batch against
 //! `tether::server`, and rule L10 (a client killed mid-call) over TCP.
+#![cfg(feature = "net")]
+#![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
 
 mod common;
 

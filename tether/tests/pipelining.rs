@@ -1,4 +1,5 @@
 //! Pipelining rules P1-P4, P6, P7 over an in-process session, proven by counting frames.
+#![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
 
 mod common;
 

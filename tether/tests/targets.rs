@@ -1,5 +1,6 @@
 //! Targets: dispatch by member name, getters, unknown members, callbacks, local stubs.
 //! Each behaviour is checked on a local stub and across a session (as capnp-rpc's tests do).
+#![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
 
 mod common;
 

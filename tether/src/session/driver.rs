@@ -161,7 +161,7 @@ impl Core {
             Command::Spawn(task) => {
                 tasks.spawn(task);
             }
-            Command::Settled { export_id, result } => self.send_settled(export_id, result),
+            Command::Settled { export_id, result } => self.send_settled(export_id, *result),
         }
     }
 

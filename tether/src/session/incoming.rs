@@ -116,7 +116,7 @@ impl Core {
                 let result = hook.resolve().await;
                 let _ = link.send(Command::Settled {
                     export_id: id,
-                    result,
+                    result: Box::new(result),
                 });
             }),
             &Spawner::Session(self.link.clone()),

@@ -34,7 +34,10 @@ pub(crate) enum Command {
     /// Run this task in the session's task set.
     Spawn(BoxFuture<'static, ()>),
     /// Export `export_id` settled: send `resolve`/`reject` if it was pulled.
-    Settled { export_id: i64, result: RpcResult },
+    Settled {
+        export_id: i64,
+        result: Box<RpcResult>,
+    },
 }
 
 pub(crate) struct SessionLink {

@@ -4,7 +4,7 @@
 //!
 //! Each session is one task (the *driver*, [`SessionDriver`]) that alone owns the tables
 //! (`imports`, `exports`) and the transport. Everything else talks to it by message through the
-//! [`link`]: stubs and promises send calls, pulls and releases; `Drop` impls send releases (and
+//! `link`: stubs and promises send calls, pulls and releases; `Drop` impls send releases (and
 //! never block); tasks started for incoming calls report their outcome. No lock guards a table.
 //!
 //! Incoming calls run concurrently: the driver starts each one (polling it once in place, so
@@ -12,7 +12,7 @@
 //! method never delays other calls. When the session ends, that task set is dropped, so in-flight
 //! handlers are cancelled (rule L10), every import breaks and every export is released.
 //!
-//! Layout: [`link`] (commands and the shared handle), [`imports`] and [`exports`] (the tables),
+//! Layout: `link` (commands and the shared handle), `imports` and `exports` (the tables),
 //! `driver` (the task loop), `incoming` (the peer's messages), `outgoing` (our messages and the
 //! exporter that writes stubs into them).
 
@@ -58,7 +58,7 @@ pub(crate) enum OnEof {
     Drain,
 }
 
-/// Creates sessions. See [`RpcSession::new`].
+/// Creates sessions. See [`RpcSession::open`].
 pub struct RpcSession;
 
 impl RpcSession {
@@ -67,15 +67,15 @@ impl RpcSession {
     /// Returns the peer's main stub and the driver, which must be awaited or spawned for
     /// anything to happen. The driver finishes when the session ends: `Ok(())` for a clean end
     /// (peer closed, local shutdown), `Err` with the reason for an abort.
-    pub fn new(
+    pub fn open(
         transport: impl Transport,
         main: Option<Stub>,
         options: SessionOptions,
     ) -> (Stub, SessionDriver) {
-        Self::start(transport, main, options, OnEof::Disconnect)
+        Self::open_with(transport, main, options, OnEof::Disconnect)
     }
 
-    pub(crate) fn start(
+    pub(crate) fn open_with(
         transport: impl Transport,
         main: Option<Stub>,
         options: SessionOptions,
@@ -100,13 +100,13 @@ impl RpcSession {
         (stub, driver)
     }
 
-    /// [`RpcSession::new`], with the driver spawned on the current Tokio runtime.
+    /// [`RpcSession::open`], with the driver spawned on the current Tokio runtime.
     pub fn spawn(
         transport: impl Transport,
         main: Option<Stub>,
         options: SessionOptions,
     ) -> (Stub, tokio::task::JoinHandle<RpcResult<()>>) {
-        let (stub, driver) = Self::new(transport, main, options);
+        let (stub, driver) = Self::open(transport, main, options);
         (stub, tokio::spawn(driver.into_future()))
     }
 }

@@ -35,7 +35,8 @@ pub async fn run_batch(body: &str, main: Stub, options: SessionOptions) -> RpcRe
         lines,
         replies: replies.clone(),
     };
-    let (_client_main, driver) = RpcSession::start(transport, Some(main), options, OnEof::Drain);
+    let (_client_main, driver) =
+        RpcSession::open_with(transport, Some(main), options, OnEof::Drain);
     driver.await?;
     let replies = lock(&replies);
     Ok(replies.join("\n"))
@@ -108,8 +109,11 @@ struct ClientState {
     sent: bool,
 }
 
+/// The response lines, or why there are none.
+type BatchReply = Result<Vec<String>, TransportError>;
+
 enum Replies {
-    Waiting(oneshot::Receiver<Result<Vec<String>, TransportError>>),
+    Waiting(oneshot::Receiver<BatchReply>),
     Ready(VecDeque<String>),
 }
 
@@ -117,10 +121,7 @@ enum Replies {
 struct ClientBatch {
     state: Arc<Mutex<ClientState>>,
     /// Taken when the first message is queued: the request is scheduled then.
-    target: Option<(
-        HttpTarget,
-        oneshot::Sender<Result<Vec<String>, TransportError>>,
-    )>,
+    target: Option<(HttpTarget, oneshot::Sender<BatchReply>)>,
     replies: Replies,
 }
 
@@ -177,7 +178,7 @@ impl Sink<String> for ClientBatch {
 async fn send_when_quiet(
     state: Arc<Mutex<ClientState>>,
     target: HttpTarget,
-    reply: oneshot::Sender<Result<Vec<String>, TransportError>>,
+    reply: oneshot::Sender<BatchReply>,
 ) {
     let mut seen = 0;
     loop {
@@ -219,7 +220,7 @@ impl HttpTarget {
         })
     }
 
-    async fn post(&self, body: String) -> Result<Vec<String>, TransportError> {
+    async fn post(&self, body: String) -> BatchReply {
         let fail =
             |e: &dyn std::fmt::Display| TransportError(format!("RPC batch request failed: {e}"));
         let stream = tokio::net::TcpStream::connect(&self.authority)

@@ -50,17 +50,14 @@ impl Sink<String> for MemoryTransport {
     }
 
     fn start_send(mut self: Pin<&mut Self>, item: String) -> Result<(), Self::Error> {
-        match &self.tx {
-            Some(tx) => tx
-                .send(item)
-                .map_err(|_| TransportError("peer is gone".into())),
-            None => Err(TransportError("transport is closed".into())),
-        }
-        .map(|_| ())
-        .or_else(|e| {
+        let Some(tx) = &self.tx else {
+            return Err(TransportError("transport is closed".into()));
+        };
+        if tx.send(item).is_err() {
             self.tx = None;
-            Err(e)
-        })
+            return Err(TransportError("peer is gone".into()));
+        }
+        Ok(())
     }
 
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
