@@ -18,6 +18,7 @@
 //! This module must not touch session tables: imports talk to their session only by message.
 
 pub(crate) mod import;
+pub(crate) mod map;
 pub(crate) mod promise;
 
 use std::panic::AssertUnwindSafe;
@@ -266,7 +267,7 @@ async fn guard_panics(member: &str, fut: BoxFuture<'_, RpcResult>) -> RpcResult 
 
 /// Runs `work` (first poll in place) and returns a hook for its outcome: the outcome itself if
 /// it finished at once, else a pending promise.
-fn run_on_cell(
+pub(crate) fn run_on_cell(
     sp: &Spawner,
     work: impl std::future::Future<Output = RpcResult> + Send + 'static,
 ) -> Hook {

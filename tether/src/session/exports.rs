@@ -88,10 +88,6 @@ impl ExportTable {
         self.entries.get_mut(&id)
     }
 
-    pub(crate) fn contains(&self, id: i64) -> bool {
-        self.entries.contains_key(&id)
-    }
-
     /// The hook at `id`, for evaluating the peer's references to it.
     pub(crate) fn hook(&self, id: i64) -> Option<&Hook> {
         self.entries.get(&id).map(|e| &e.hook)

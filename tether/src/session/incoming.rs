@@ -13,10 +13,11 @@ use super::exports::ExportTable;
 use super::imports::{ImportTable, Introduced};
 use super::link::{Command, SessionLink};
 use crate::error::RpcError;
+use crate::hook::map::{MapBudget, Mapper};
 use crate::hook::{self, Hook, Spawner};
 use crate::stub::{RpcPromise, Stub};
 use crate::value::{PathKey, Value};
-use crate::wire::{self, Capture, Importer, RawMessage};
+use crate::wire::{self, Capture, Importer, Limits, RawMessage};
 
 impl Core {
     pub(super) fn handle_frame(&mut self, text: &str) {
@@ -87,6 +88,8 @@ impl Core {
             imports: &mut self.imports,
             exports: &self.exports,
             link: &self.link,
+            limits: &self.options.limits,
+            budget: MapBudget::new(self.options.limits.max_map_instructions),
         };
         wire::evaluate(expr, &mut refs, &self.options.limits)
     }
@@ -142,6 +145,9 @@ struct Refs<'a> {
     imports: &'a mut ImportTable,
     exports: &'a ExportTable,
     link: &'a Arc<SessionLink>,
+    limits: &'a Limits,
+    /// Shared by every `map()` in this message.
+    budget: MapBudget,
 }
 
 impl Importer for Refs<'_> {
@@ -192,24 +198,32 @@ impl Importer for Refs<'_> {
     fn remap(
         &mut self,
         id: i64,
-        _path: Vec<PathKey>,
+        path: Vec<PathKey>,
         captures: Vec<Capture>,
-        _instructions: Vec<Json>,
+        instructions: Vec<Json>,
     ) -> Result<Value, RpcError> {
-        // Introductions among the captures still count: import them so they are released.
+        let subject = self.exports.hook(id).cloned().ok_or_else(|| {
+            RpcError::protocol("Error", format!("no such entry on exports table: {id}"))
+        })?;
+        let mut hooks = Vec::with_capacity(captures.len());
         for capture in captures {
-            if let Capture::Export(capture_id) = capture {
-                drop(self.import_stub(capture_id)?);
-            }
+            hooks.push(match capture {
+                Capture::Import(i) => self.exports.hook(i).cloned().ok_or_else(|| {
+                    RpcError::protocol("Error", format!("no such entry on exports table: {i}"))
+                })?,
+                Capture::Export(i) => match self.import_stub(i)? {
+                    Value::Stub(stub) => stub.hook,
+                    _ => Hook::Error(RpcError::error("capture could not be imported")),
+                },
+            });
         }
-        if !self.exports.contains(id) {
-            return Err(RpcError::protocol(
-                "Error",
-                format!("no such entry on exports table: {id}"),
-            ));
-        }
-        Ok(Value::Promise(RpcPromise::rejected(RpcError::error(
-            "map() is not supported by this peer yet.",
-        ))))
+        let mapper = Mapper {
+            captures: hooks,
+            instructions: Arc::new(instructions),
+            limits: self.limits.clone(),
+            budget: self.budget.clone(),
+            spawner: Spawner::Session(self.link.clone()),
+        };
+        Ok(Value::Promise(RpcPromise::from_hook(mapper.map(&subject, &path))))
     }
 }

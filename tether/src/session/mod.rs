@@ -67,6 +67,15 @@ impl RpcSession {
     /// Returns the peer's main stub and the driver, which must be awaited or spawned for
     /// anything to happen. The driver finishes when the session ends: `Ok(())` for a clean end
     /// (peer closed, local shutdown), `Err` with the reason for an abort.
+    ///
+    /// Forgetting the driver is a compile-time warning (here made an error):
+    ///
+    /// ```compile_fail
+    /// #![deny(unused_must_use)]
+    /// # use tether::{transport::memory, RpcSession, SessionOptions};
+    /// let (end, _other) = memory::pair();
+    /// RpcSession::open(end, None, SessionOptions::default());
+    /// ```
     pub fn open(
         transport: impl Transport,
         main: Option<Stub>,

@@ -33,6 +33,9 @@ pub struct Limits {
     pub max_depth: usize,
     /// Maximum length of a bigint's decimal string (the `-` counts).
     pub max_bigint_digits: usize,
+    /// Maximum number of mapper instructions one message may run, across every element and
+    /// nested `map()` (bounds the work a hostile `remap` can fan out to).
+    pub max_map_instructions: usize,
 }
 
 impl Default for Limits {
@@ -41,6 +44,7 @@ impl Default for Limits {
             max_message_size: 32 * 1024 * 1024,
             max_depth: 256,
             max_bigint_digits: 16384,
+            max_map_instructions: 1_000_000,
         }
     }
 }

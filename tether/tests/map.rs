@@ -1,0 +1,124 @@
+//! Rule P5 on the receiving side: `remap` expressions, as capnweb clients record them, replayed
+//! by a tether server. Frames are written the way capnweb's `MapBuilder` writes them.
+#![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
+
+mod common;
+
+use futures_util::{SinkExt, StreamExt};
+use tether::transport::memory::pair;
+use tether::{Limits, RpcSession, SessionOptions};
+
+/// Sends `frames` to a fresh server session, then pulls `pull` and returns the reply to it.
+async fn reply_to(frames: &[&str], pull: i64, options: SessionOptions) -> String {
+    let (mut raw, server_end) = pair();
+    let (_peer, driver) = RpcSession::open(server_end, Some(common::api()), options);
+    tokio::spawn(async move { driver.await });
+    for frame in frames {
+        raw.send((*frame).to_owned()).await.unwrap();
+    }
+    raw.send(format!("[\"pull\",{pull}]")).await.unwrap();
+    loop {
+        let frame = raw.next().await.unwrap().unwrap();
+        if frame.starts_with(&format!("[\"resolve\",{pull},"))
+            || frame.starts_with(&format!("[\"reject\",{pull},"))
+            || frame.starts_with("[\"abort\"")
+        {
+            return frame;
+        }
+    }
+}
+
+const SQUARE_EACH: &str = "[\"push\",[\"remap\",1,[],[[\"import\",0]],[[\"pipeline\",-1,[\"square\"],[[\"pipeline\",0]]]]]]";
+
+#[tokio::test]
+async fn map_over_an_array_runs_the_mapper_per_element() {
+    let frames = [
+        "[\"push\",[\"pipeline\",0,[\"echo\"],[[[1,2,3]]]]]",
+        SQUARE_EACH,
+    ];
+    assert_eq!(
+        reply_to(&frames, 2, SessionOptions::default()).await,
+        "[\"resolve\",2,[[1,4,9]]]"
+    );
+}
+
+#[tokio::test]
+async fn map_on_null_does_not_run_and_on_a_single_value_runs_once() {
+    let null = ["[\"push\",[\"pipeline\",0,[\"echo\"],[null]]]", SQUARE_EACH];
+    assert_eq!(
+        reply_to(&null, 2, SessionOptions::default()).await,
+        "[\"resolve\",2,null]"
+    );
+    let single = ["[\"push\",[\"pipeline\",0,[\"echo\"],[7]]]", SQUARE_EACH];
+    assert_eq!(
+        reply_to(&single, 2, SessionOptions::default()).await,
+        "[\"resolve\",2,49]"
+    );
+}
+
+#[tokio::test]
+async fn map_with_property_paths_and_several_instructions() {
+    // items.map(x => ({ n: api.add(x.a, x.b), c: api.makeCounter(x.a) })) then c.increment() later.
+    let items =
+        "[\"push\",[\"pipeline\",0,[\"echo\"],[[[{\"a\":1,\"b\":2},{\"a\":10,\"b\":20}]]]]]";
+    let mapper = "[\"push\",[\"remap\",1,[],[[\"import\",0]],[\
+        [\"pipeline\",0,[\"a\"]],\
+        [\"pipeline\",0,[\"b\"]],\
+        [\"pipeline\",-1,[\"add\"],[[\"pipeline\",1],[\"pipeline\",2]]],\
+        {\"n\":[\"pipeline\",3]}]]]";
+    let reply = reply_to(&[items, mapper], 2, SessionOptions::default()).await;
+    assert_eq!(reply, "[\"resolve\",2,[[{\"n\":3},{\"n\":30}]]]");
+}
+
+#[tokio::test]
+async fn map_on_an_unresolved_promise_waits_for_it() {
+    let frames = ["[\"push\",[\"pipeline\",0,[\"sleep\"],[20]]]", SQUARE_EACH];
+    // "slept" squared is NaN in JavaScript terms; here square of a non-number argument is 0.
+    let reply = reply_to(&frames, 2, SessionOptions::default()).await;
+    assert_eq!(reply, "[\"resolve\",2,0]");
+}
+
+#[tokio::test]
+async fn nested_maps_use_the_parent_table_for_captures() {
+    // [[1,2],[3]].map(row => row.map(x => api.square(x)))
+    let rows = "[\"push\",[\"pipeline\",0,[\"echo\"],[[[[[1,2]],[[3]]]]]]]";
+    let mapper = "[\"push\",[\"remap\",1,[],[[\"import\",0]],[\
+        [\"remap\",0,[],[[\"import\",-1]],[[\"pipeline\",-1,[\"square\"],[[\"pipeline\",0]]]]]]]]";
+    let reply = reply_to(&[rows, mapper], 2, SessionOptions::default()).await;
+    assert_eq!(reply, "[\"resolve\",2,[[[[1,4]],[[9]]]]]");
+}
+
+#[tokio::test]
+async fn errors_inside_a_mapper_reject_the_map() {
+    let frames = [
+        "[\"push\",[\"pipeline\",0,[\"echo\"],[[[1,2]]]]]",
+        "[\"push\",[\"remap\",1,[],[[\"import\",0]],[[\"pipeline\",-1,[\"throwError\"],[]]]]]",
+    ];
+    let reply = reply_to(&frames, 2, SessionOptions::default()).await;
+    assert_eq!(
+        reply,
+        "[\"reject\",2,[\"error\",\"RangeError\",\"test error\"]]"
+    );
+}
+
+#[tokio::test]
+async fn the_work_one_message_can_fan_out_to_is_bounded() {
+    let options = SessionOptions {
+        limits: Limits {
+            max_map_instructions: 10,
+            ..Limits::default()
+        },
+        ..Default::default()
+    };
+    let many = format!(
+        "[\"push\",[\"pipeline\",0,[\"echo\"],[[[{}]]]]]",
+        vec!["1"; 50].join(",")
+    );
+    let reply = reply_to(&[&many, SQUARE_EACH], 2, options).await;
+    assert!(
+        reply.starts_with(
+            "[\"reject\",2,[\"error\",\"RangeError\",\"map() exceeded the limit of 10"
+        ),
+        "{reply}"
+    );
+}
