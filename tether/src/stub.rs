@@ -27,7 +27,7 @@ use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 
 use crate::error::{RpcError, RpcResult};
-use crate::hook::{Hook, Spawner};
+use crate::hook::{record, Hook, Spawner};
 use crate::target::{BoxFuture, FnTarget, Lineage, Target};
 use crate::value::{PathKey, Value};
 
@@ -72,12 +72,12 @@ impl Stub {
     /// Calls method `method`. Stubs inside `args` are transferred to the callee (rule L5):
     /// clone them first to keep using them.
     pub fn call(&self, method: &str, args: Vec<Value>) -> RpcPromise {
-        RpcPromise::from_hook(self.hook.call(&[name(method)], args, &Spawner::Runtime))
+        call_hook(&self.hook, &[name(method)], args)
     }
 
     /// Calls the stub itself as a function (for callbacks).
     pub fn invoke(&self, args: Vec<Value>) -> RpcPromise {
-        RpcPromise::from_hook(self.hook.call(&[], args, &Spawner::Runtime))
+        call_hook(&self.hook, &[], args)
     }
 
     /// Reads property `name`, lazily: nothing is sent until the promise is awaited, called or
@@ -125,12 +125,12 @@ impl RpcPromise {
     pub fn call(&self, method: &str, args: Vec<Value>) -> RpcPromise {
         let mut path = self.path.clone();
         path.push(name(method));
-        RpcPromise::from_hook(self.hook.call(&path, args, &Spawner::Runtime))
+        call_hook(&self.hook, &path, args)
     }
 
     /// Calls the promised value itself as a function.
     pub fn invoke(&self, args: Vec<Value>) -> RpcPromise {
-        RpcPromise::from_hook(self.hook.call(&self.path, args, &Spawner::Runtime))
+        call_hook(&self.hook, &self.path, args)
     }
 
     /// Property `name` of the promised value, lazily.
@@ -150,6 +150,27 @@ impl RpcPromise {
         RpcPromise {
             hook: self.hook.clone(),
             path,
+        }
+    }
+
+    /// Maps the promised value with `mapper` (rule P5): on each element of an array, not at all on
+    /// `null`/`undefined`, once on anything else. The closure runs once, here, on a placeholder,
+    /// to record what it does; the recording runs where the value is, so mapping a remote list
+    /// with remote calls costs one round trip. The closure must only make calls and property
+    /// reads (on the placeholder or on other stubs) and build a result from them.
+    ///
+    /// ```
+    /// # use tether::{RpcPromise, Stub, Value};
+    /// # async fn demo(api: Stub) -> tether::RpcResult<()> {
+    /// let ids = api.call("listIds", vec![]);
+    /// let names = ids.map(|id| api.call("nameOf", vec![id.into()]).into());
+    /// let names = names.await?; // one round trip for the list and every lookup
+    /// # Ok(()) }
+    /// ```
+    pub fn map(&self, mapper: impl FnOnce(RpcPromise) -> Value) -> RpcPromise {
+        match record::record(mapper) {
+            Ok(recording) => RpcPromise::from_hook(self.hook.map(&self.path, recording)),
+            Err(error) => RpcPromise::rejected(error),
         }
     }
 
@@ -231,6 +252,16 @@ impl fmt::Debug for RpcPromise {
     }
 }
 
+/// Makes a call, or records it when a `map()` closure is running on this thread.
+fn call_hook(hook: &Hook, path: &[PathKey], args: Vec<Value>) -> RpcPromise {
+    if let Some(recorder) = record::active() {
+        if !matches!(hook, Hook::MapVar(_)) {
+            return RpcPromise::from_hook(record::record_on(&recorder, hook, path, Some(args)));
+        }
+    }
+    RpcPromise::from_hook(hook.call(path, args, &Spawner::Runtime))
+}
+
 fn name(s: &str) -> PathKey {
     PathKey::Name(s.to_owned())
 }
@@ -245,6 +276,7 @@ fn describe(hook: &Hook) -> String {
         Hook::Promise(_) => "pending".to_owned(),
         Hook::Value(v) => format!("value {}", v.type_name()),
         Hook::Error(e) => format!("broken: {e}"),
+        Hook::MapVar(_) => "map placeholder".to_owned(),
     }
 }
 

@@ -122,3 +122,89 @@ async fn the_work_one_message_can_fan_out_to_is_bounded() {
         "{reply}"
     );
 }
+
+// The calling side: a Rust mapper recorded and sent as one `remap`.
+
+#[tokio::test]
+async fn a_rust_mapper_is_sent_as_one_remap_and_costs_one_round_trip() {
+    let conn = common::connect(common::api());
+    let api = conn.api.clone();
+    let list = conn.api.call(
+        "echo",
+        vec![tether::Value::array([1.into(), 2.into(), 3.into()])],
+    );
+    let squares = list.map(|x| api.call("square", vec![x.into()]).into());
+    let squares = squares.await.unwrap();
+    let numbers: Vec<f64> = squares
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(tether::Value::as_f64)
+        .collect();
+    assert_eq!(numbers, vec![1.0, 4.0, 9.0]);
+    let frames = conn.log.all();
+    assert_eq!(
+        &frames[..4],
+        &[
+            "> [\"push\",[\"pipeline\",0,[\"echo\"],[[[1,2,3]]]]]".to_owned(),
+            "> [\"push\",[\"remap\",1,[],[[\"import\",0]],[[\"pipeline\",-1,[\"square\"],[[\"pipeline\",0]]],[\"pipeline\",1]]]]".to_owned(),
+            "> [\"pull\",2]".to_owned(),
+            "< [\"resolve\",2,[[1,4,9]]]".to_owned(),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_rust_mapper_reads_properties_and_builds_objects() {
+    let conn = common::connect(common::api());
+    let api = conn.api.clone();
+    let rows = tether::Value::array([
+        tether::Value::object([("a", 1), ("b", 2)]),
+        tether::Value::object([("a", 5), ("b", 6)]),
+    ]);
+    let sums = conn.api.call("echo", vec![rows]).map(|row| {
+        tether::Value::object([(
+            "sum",
+            api.call("add", vec![row.get("a").into(), row.get("b").into()]),
+        )])
+    });
+    let sums = sums.await.unwrap();
+    let got: Vec<f64> = sums
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.get("sum").as_f64())
+        .collect();
+    assert_eq!(got, vec![3.0, 11.0]);
+}
+
+#[tokio::test]
+async fn a_mapper_on_a_local_value_runs_locally() {
+    let api = common::api();
+    let callee = api.clone();
+    let mapped = tether::RpcPromise::resolved(tether::Value::array([2.into(), 3.into()]))
+        .map(|x| callee.call("square", vec![x.into()]).into());
+    let mapped = mapped.await.unwrap();
+    let numbers: Vec<f64> = mapped
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(tether::Value::as_f64)
+        .collect();
+    assert_eq!(numbers, vec![4.0, 9.0]);
+    // Null maps to null without running the mapper.
+    let none = tether::RpcPromise::resolved(tether::Value::Null)
+        .map(|x| callee.call("square", vec![x.into()]).into());
+    assert!(matches!(none.await.unwrap(), tether::Value::Null));
+}
+
+#[tokio::test]
+async fn a_placeholder_used_outside_its_mapper_is_an_error() {
+    let mut escaped = None;
+    let _ = tether::RpcPromise::resolved(tether::Value::Null).map(|x| {
+        escaped = Some(x.clone());
+        x.into()
+    });
+    let error = escaped.unwrap().await.unwrap_err();
+    assert!(error.message.contains("placeholder"), "{error}");
+}

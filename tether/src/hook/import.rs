@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use tokio::sync::Notify;
 
+use super::record::Recorder;
 use super::{run_callback, BrokenCallback, Hook, Spawner};
 use crate::error::RpcResult;
 use crate::session::link::{Command, SessionLink};
@@ -103,6 +104,28 @@ impl ImportRef {
             target: self.slot.clone(),
             path: path.to_vec(),
             args,
+            result: result.slot.clone(),
+            result_ref: Arc::downgrade(&result),
+        };
+        match self.link.send(command) {
+            Ok(()) => Hook::Import(result),
+            Err(_) => Hook::Error(self.link.disconnected_error()),
+        }
+    }
+
+    /// Sends a recorded mapper to run on the value at `path` of this import (one `remap`).
+    pub(crate) fn send_remap(self: &Arc<Self>, path: &[PathKey], recording: Recorder) -> Hook {
+        if let Some(error) = self.link.aborted() {
+            return Hook::Error(error);
+        }
+        let result = Arc::new(ImportRef {
+            link: self.link.clone(),
+            slot: ImportSlot::new(None, true),
+        });
+        let command = Command::PushRemap {
+            target: self.slot.clone(),
+            path: path.to_vec(),
+            recording: Box::new(recording),
             result: result.slot.clone(),
             result_ref: Arc::downgrade(&result),
         };

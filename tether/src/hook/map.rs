@@ -30,7 +30,9 @@ impl MapBudget {
     fn spend(&self, limits: &Limits) -> Result<(), RpcError> {
         let took = self
             .0
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| left.checked_sub(1));
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+                left.checked_sub(1)
+            });
         took.map(|_| ()).map_err(|_| {
             RpcError::range_error(format!(
                 "map() exceeded the limit of {} instructions for one message.",
@@ -128,9 +130,9 @@ impl MapTable<'_> {
         } else {
             usize::try_from(id).ok().and_then(|i| self.variables.get(i))
         };
-        found
-            .cloned()
-            .ok_or_else(|| RpcError::protocol("Error", format!("no such entry on exports table: {id}")))
+        found.cloned().ok_or_else(|| {
+            RpcError::protocol("Error", format!("no such entry on exports table: {id}"))
+        })
     }
 }
 
@@ -156,11 +158,15 @@ impl Importer for MapTable<'_> {
     }
 
     fn import_stub(&mut self, _: i64) -> Result<Value, RpcError> {
-        Err(RpcError::error("A mapper function cannot refer to exports."))
+        Err(RpcError::error(
+            "A mapper function cannot refer to exports.",
+        ))
     }
 
     fn import_promise(&mut self, _: i64) -> Result<Value, RpcError> {
-        Err(RpcError::error("A mapper function cannot refer to exports."))
+        Err(RpcError::error(
+            "A mapper function cannot refer to exports.",
+        ))
     }
 
     fn remap(
@@ -175,7 +181,9 @@ impl Importer for MapTable<'_> {
             .into_iter()
             .map(|capture| match capture {
                 Capture::Import(i) => self.lookup(i),
-                Capture::Export(_) => Err(RpcError::error("A mapper function cannot refer to exports.")),
+                Capture::Export(_) => Err(RpcError::error(
+                    "A mapper function cannot refer to exports.",
+                )),
             })
             .collect::<Result<Vec<_>, _>>()?;
         let nested = Mapper {
@@ -183,6 +191,8 @@ impl Importer for MapTable<'_> {
             instructions: Arc::new(instructions),
             ..self.mapper.clone()
         };
-        Ok(Value::Promise(RpcPromise::from_hook(nested.map(&subject, &path))))
+        Ok(Value::Promise(RpcPromise::from_hook(
+            nested.map(&subject, &path),
+        )))
     }
 }

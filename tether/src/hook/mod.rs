@@ -20,6 +20,7 @@
 pub(crate) mod import;
 pub(crate) mod map;
 pub(crate) mod promise;
+pub(crate) mod record;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -45,6 +46,8 @@ pub(crate) enum Hook {
     Promise(Arc<PromiseCell>),
     Value(Arc<Value>),
     Error(RpcError),
+    /// A placeholder inside a `map()` closure being recorded.
+    MapVar(Arc<record::MapVar>),
 }
 
 /// Where the unfinished part of a call runs. Calls that arrive through a session run in that
@@ -121,6 +124,7 @@ impl Hook {
                 Followed::Value(_) => Hook::Error(RpcError::not_a_function(&join(path))),
             },
             Hook::Error(error) => Hook::Error(error.clone()),
+            Hook::MapVar(var) => var.record_call(path, Some(args), self),
         }
     }
 
@@ -138,7 +142,36 @@ impl Hook {
                 Followed::Value(found) => Hook::Value(Arc::new(found)),
             },
             Hook::Error(error) => Hook::Error(error.clone()),
+            Hook::MapVar(var) => var.record_call(path, None, self),
         }
+    }
+
+    /// Maps the value at `path` with a recorded mapper (rule P5): sent as one `remap` when the
+    /// value is remote, replayed here otherwise.
+    pub(crate) fn map(&self, path: &[PathKey], recording: record::Recorder) -> Hook {
+        if let Hook::Import(import) = self {
+            if import.slot.resolution().is_none() {
+                return import.send_remap(path, recording);
+            }
+        }
+        let mut instructions = Vec::with_capacity(recording.instructions.len());
+        for text in &recording.instructions {
+            match serde_json::from_str(text) {
+                Ok(json) => instructions.push(json),
+                Err(e) => {
+                    return Hook::Error(RpcError::error(format!("bad mapper instruction: {e}")))
+                }
+            }
+        }
+        let limits = crate::wire::Limits::default();
+        map::Mapper {
+            captures: recording.captures,
+            instructions: Arc::new(instructions),
+            budget: map::MapBudget::new(limits.max_map_instructions),
+            limits,
+            spawner: Spawner::Runtime,
+        }
+        .map(self, path)
     }
 
     /// Waits for the final value, with every promise inside replaced by its resolution.
@@ -153,6 +186,7 @@ impl Hook {
                 substitute(value)
             }
             Hook::Error(error) => Box::pin(std::future::ready(Err(error))),
+            Hook::MapVar(_) => Box::pin(std::future::ready(Err(record::misuse()))),
         }
     }
 
@@ -168,6 +202,7 @@ impl Hook {
                 _ => {}
             },
             Hook::Error(error) => run_callback(callback, error.clone()),
+            Hook::MapVar(_) => {}
         }
     }
 }

@@ -129,6 +129,13 @@ impl Core {
                 result,
                 result_ref,
             } => self.send_push(target, path, args, result, result_ref),
+            Command::PushRemap {
+                target,
+                path,
+                recording,
+                result,
+                result_ref,
+            } => self.send_remap(target, path, *recording, result, result_ref),
             Command::Pull(slot) => {
                 if slot.resolution().is_none() {
                     if let Some(id) = slot.id() {

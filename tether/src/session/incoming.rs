@@ -224,6 +224,8 @@ impl Importer for Refs<'_> {
             budget: self.budget.clone(),
             spawner: Spawner::Session(self.link.clone()),
         };
-        Ok(Value::Promise(RpcPromise::from_hook(mapper.map(&subject, &path))))
+        Ok(Value::Promise(RpcPromise::from_hook(
+            mapper.map(&subject, &path),
+        )))
     }
 }

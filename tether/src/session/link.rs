@@ -11,6 +11,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::error::{RpcError, RpcResult};
 use crate::hook::import::{ImportRef, ImportSlot};
+use crate::hook::record::Recorder;
 use crate::hook::{BrokenCallback, TaskSink};
 use crate::target::BoxFuture;
 use crate::value::{PathKey, Value};
@@ -22,6 +23,14 @@ pub(crate) enum Command {
         target: Arc<ImportSlot>,
         path: Vec<PathKey>,
         args: Option<Vec<Value>>,
+        result: Arc<ImportSlot>,
+        result_ref: Weak<ImportRef>,
+    },
+    /// Send `["push", ["remap", target, path, captures, instructions]]`.
+    PushRemap {
+        target: Arc<ImportSlot>,
+        path: Vec<PathKey>,
+        recording: Box<Recorder>,
         result: Arc<ImportSlot>,
         result_ref: Weak<ImportRef>,
     },

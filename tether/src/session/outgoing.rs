@@ -10,10 +10,11 @@ use super::exports::ExportTable;
 use super::link::SessionLink;
 use crate::error::{RpcError, RpcResult};
 use crate::hook::import::{ImportRef, ImportSlot};
+use crate::hook::record::Recorder;
 use crate::hook::{Hook, Spawner};
 use crate::stub::{RpcPromise, Stub};
 use crate::value::{PathKey, Value};
-use crate::wire::{self, Exporter, OutMessage, WireRef};
+use crate::wire::{self, EncodeOptions, Exporter, OutMessage, WireRef};
 
 impl Core {
     /// Sends a call (or property read) on one of our imports. The result's import id is assigned
@@ -63,6 +64,50 @@ impl Core {
         }
     }
 
+    /// Sends a recorded mapper to run on one of our imports.
+    pub(super) fn send_remap(
+        &mut self,
+        target: Arc<ImportSlot>,
+        path: Vec<PathKey>,
+        recording: Recorder,
+        result: Arc<ImportSlot>,
+        result_ref: Weak<ImportRef>,
+    ) {
+        if let Some(resolved) = target.resolution().cloned() {
+            result.settle(resolved.map(&path, recording));
+            return;
+        }
+        let Some(target_id) = target.id() else {
+            result.settle(Hook::Error(RpcError::error(
+                "Cannot map through an import whose own call failed to send.",
+            )));
+            return;
+        };
+        let encoded = self.encode_with(|exporter| {
+            let captures: Vec<WireRef> = recording
+                .captures
+                .iter()
+                .map(|hook| exporter.export_hook_as_stub(hook))
+                .collect();
+            let message = OutMessage::PushRemap {
+                id: target_id,
+                path: &path,
+                captures: &captures,
+                instructions: &recording.instructions,
+            };
+            wire::encode(&message, exporter, &EncodeOptions::default())
+        });
+        match encoded {
+            Ok(text) => {
+                self.imports.insert_push(result, result_ref);
+                self.outbox.push(text);
+            }
+            Err(error) => {
+                result.settle(Hook::Error(error));
+            }
+        }
+    }
+
     /// Export `id` settled: send its resolution if the peer still wants it.
     pub(super) fn send_settled(&mut self, id: i64, result: RpcResult) {
         self.pending_pulls = self.pending_pulls.saturating_sub(1);
@@ -95,13 +140,22 @@ impl Core {
 
     /// Encodes a message, exporting the stubs in it. On failure, the exports it made are undone.
     fn encode(&mut self, message: &OutMessage<'_>) -> Result<String, RpcError> {
+        let options = self.encode_options.clone();
+        self.encode_with(|exporter| wire::encode(message, exporter, &options))
+    }
+
+    /// Runs `write` with an exporter; on failure, the exports it made are undone.
+    fn encode_with(
+        &mut self,
+        write: impl FnOnce(&mut Exporting<'_>) -> Result<String, RpcError>,
+    ) -> Result<String, RpcError> {
         let mut exporter = Exporting {
             exports: &mut self.exports,
             link: &self.link,
             introduced: Vec::new(),
             to_resolve: Vec::new(),
         };
-        let encoded = wire::encode(message, &mut exporter, &self.encode_options);
+        let encoded = write(&mut exporter);
         let Exporting {
             introduced,
             to_resolve,
@@ -142,7 +196,7 @@ impl Exporter for NoExports {
     }
 }
 
-struct Exporting<'a> {
+pub(super) struct Exporting<'a> {
     exports: &'a mut ExportTable,
     link: &'a Arc<SessionLink>,
     /// Ids introduced by this message, to undo if encoding fails.
@@ -163,7 +217,7 @@ impl Exporting<'_> {
         }
     }
 
-    fn export_hook_as_stub(&mut self, hook: &Hook) -> WireRef {
+    pub(super) fn export_hook_as_stub(&mut self, hook: &Hook) -> WireRef {
         if let Hook::Import(import) = hook {
             if let Some(resolved) = import.slot.resolution().cloned() {
                 return self.export_hook_as_stub(&resolved);

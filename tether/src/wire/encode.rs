@@ -33,23 +33,30 @@ pub(super) fn encode(
     };
     match msg {
         OutMessage::Push { id, path, args } => {
-            enc.out.push_str("[\"push\",[\"pipeline\",");
+            enc.out.push_str("[\"push\",");
+            enc.pipeline(*id, path, *args)?;
+            enc.out.push(']');
+        }
+        OutMessage::PushRemap {
+            id,
+            path,
+            captures,
+            instructions,
+        } => {
+            enc.out.push_str("[\"push\",[\"remap\",");
             enc.int(*id);
             enc.out.push(',');
             enc.path(path);
-            if let Some(args) = args {
-                // The argument list is written as a plain array of expressions: capnweb
-                // devaluates it as an array value and then unwraps the `[[…]]` escape.
-                enc.out.push_str(",[");
-                for (i, arg) in args.iter().enumerate() {
-                    if i > 0 {
-                        enc.out.push(',');
-                    }
-                    enc.value(arg, 1)?;
+            enc.out.push_str(",[");
+            for (i, capture) in captures.iter().enumerate() {
+                if i > 0 {
+                    enc.out.push(',');
                 }
-                enc.out.push(']');
+                enc.wire_ref(capture);
             }
-            enc.out.push_str("]]");
+            enc.out.push_str("],[");
+            enc.out.push_str(&instructions.join(","));
+            enc.out.push_str("]]]");
         }
         OutMessage::Pull(id) => {
             enc.out.push_str("[\"pull\",");
@@ -84,6 +91,40 @@ pub(super) fn encode(
     Ok(enc.out)
 }
 
+/// Encodes `["pipeline", id, path, args?]` (a mapper instruction).
+pub(super) fn encode_pipeline(
+    id: i64,
+    path: &[PathKey],
+    args: Option<&[Value]>,
+    exporter: &mut dyn Exporter,
+    options: &EncodeOptions,
+) -> Result<String, RpcError> {
+    let mut enc = Encoder {
+        out: String::with_capacity(32),
+        exporter,
+        options,
+        allow_refs: true,
+    };
+    enc.pipeline(id, path, args)?;
+    Ok(enc.out)
+}
+
+/// Encodes one value as an expression.
+pub(super) fn encode_value(
+    value: &Value,
+    exporter: &mut dyn Exporter,
+    options: &EncodeOptions,
+) -> Result<String, RpcError> {
+    let mut enc = Encoder {
+        out: String::with_capacity(32),
+        exporter,
+        options,
+        allow_refs: true,
+    };
+    enc.value(value, 0)?;
+    Ok(enc.out)
+}
+
 struct Encoder<'a> {
     out: String,
     exporter: &'a mut dyn Exporter,
@@ -92,6 +133,33 @@ struct Encoder<'a> {
 }
 
 impl Encoder<'_> {
+    /// `["pipeline", id, path, args?]`
+    fn pipeline(
+        &mut self,
+        id: i64,
+        path: &[PathKey],
+        args: Option<&[Value]>,
+    ) -> Result<(), RpcError> {
+        self.out.push_str("[\"pipeline\",");
+        self.int(id);
+        self.out.push(',');
+        self.path(path);
+        if let Some(args) = args {
+            // The argument list is written as a plain array of expressions: capnweb
+            // devaluates it as an array value and then unwraps the `[[…]]` escape.
+            self.out.push_str(",[");
+            for (i, arg) in args.iter().enumerate() {
+                if i > 0 {
+                    self.out.push(',');
+                }
+                self.value(arg, 1)?;
+            }
+            self.out.push(']');
+        }
+        self.out.push(']');
+        Ok(())
+    }
+
     fn int(&mut self, n: i64) {
         let _ = write!(self.out, "{n}");
     }

@@ -149,6 +149,13 @@ pub(crate) enum OutMessage<'a> {
         path: &'a [PathKey],
         args: Option<&'a [Value]>,
     },
+    /// `["push", ["remap", id, path, captures, instructions]]`; instructions are pre-encoded.
+    PushRemap {
+        id: i64,
+        path: &'a [PathKey],
+        captures: &'a [WireRef],
+        instructions: &'a [String],
+    },
     Pull(i64),
     Resolve(i64, &'a Value),
     Reject(i64, &'a RpcError),
@@ -166,4 +173,19 @@ pub(crate) fn encode(
     options: &EncodeOptions,
 ) -> Result<String, RpcError> {
     encode::encode(msg, exporter, options)
+}
+
+/// Encodes `["pipeline", id, path, args?]`, as a mapper instruction.
+pub(crate) fn encode_pipeline(
+    id: i64,
+    path: &[PathKey],
+    args: Option<&[Value]>,
+    exporter: &mut dyn Exporter,
+) -> Result<String, RpcError> {
+    encode::encode_pipeline(id, path, args, exporter, &EncodeOptions::default())
+}
+
+/// Encodes one value as an expression, as a mapper's final instruction.
+pub(crate) fn encode_value(value: &Value, exporter: &mut dyn Exporter) -> Result<String, RpcError> {
+    encode::encode_value(value, exporter, &EncodeOptions::default())
 }

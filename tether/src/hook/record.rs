@@ -1,0 +1,153 @@
+//! `map()` on the calling side: recording a mapper closure as `remap` instructions (rule P5).
+//!
+//! [`RpcPromise::map`](crate::RpcPromise::map) runs the closure once, on a placeholder. While it
+//! runs, a thread-local recorder is active: calls on the placeholder (and on anything derived
+//! from it) and on any other stub become instructions instead of messages, and the stubs they
+//! use become captures. The closure is synchronous, so the thread-local cannot leak across an
+//! `.await`. The recording is then sent as one `remap` (or replayed locally if the subject is
+//! local), so `list.map(|x| api.call("lookup", vec![x.into()]))` costs one round trip.
+
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::Hook;
+use crate::error::RpcError;
+use crate::stub::{RpcPromise, Stub};
+use crate::value::{PathKey, Value};
+use crate::wire::{self, Exporter, WireRef};
+
+/// A mapper being recorded.
+#[derive(Default)]
+pub(crate) struct Recorder {
+    /// Stubs the mapper uses from outside (`-1` is the first).
+    pub(crate) captures: Vec<Hook>,
+    /// Encoded instructions; instruction `i` is referenced as `i + 1`.
+    pub(crate) instructions: Vec<String>,
+    /// The first error met while recording (reported when the map is sent).
+    pub(crate) error: Option<RpcError>,
+}
+
+/// A placeholder inside a mapper: the input (index 0) or an instruction's result.
+pub(crate) struct MapVar {
+    recorder: Arc<Mutex<Recorder>>,
+    index: i64,
+}
+
+thread_local! {
+    static ACTIVE: RefCell<Option<Arc<Mutex<Recorder>>>> = const { RefCell::new(None) };
+}
+
+fn lock(recorder: &Mutex<Recorder>) -> MutexGuard<'_, Recorder> {
+    recorder.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+/// The recorder of the mapper running on this thread, if any.
+pub(crate) fn active() -> Option<Arc<Mutex<Recorder>>> {
+    ACTIVE.with(|a| a.borrow().clone())
+}
+
+/// Runs `mapper` on a placeholder with a recorder active; returns the finished recording.
+pub(crate) fn record(mapper: impl FnOnce(RpcPromise) -> Value) -> Result<Recorder, RpcError> {
+    let recorder = Arc::new(Mutex::new(Recorder::default()));
+    let outer = ACTIVE.with(|a| a.replace(Some(recorder.clone())));
+    if outer.is_some() {
+        ACTIVE.with(|a| *a.borrow_mut() = outer);
+        return Err(RpcError::error(
+            "Nested map() calls inside a mapper are not supported yet.",
+        ));
+    }
+    let input = RpcPromise::from_hook(Hook::MapVar(Arc::new(MapVar {
+        recorder: recorder.clone(),
+        index: 0,
+    })));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| mapper(input)));
+    ACTIVE.with(|a| *a.borrow_mut() = None);
+    let result = match result {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+    let mut guard = lock(&recorder);
+    if let Some(error) = guard.error.take() {
+        return Err(error);
+    }
+    let last = wire::encode_value(&result, &mut *guard)?;
+    guard.instructions.push(last);
+    Ok(std::mem::take(&mut *guard))
+}
+
+impl MapVar {
+    pub(crate) fn record_call(
+        &self,
+        path: &[PathKey],
+        args: Option<Vec<Value>>,
+        hook: &Hook,
+    ) -> Hook {
+        record_on(&self.recorder, hook, path, args)
+    }
+}
+
+/// Records a call (`args` given) or property read on `hook` into `recorder`.
+pub(crate) fn record_on(
+    recorder: &Arc<Mutex<Recorder>>,
+    hook: &Hook,
+    path: &[PathKey],
+    args: Option<Vec<Value>>,
+) -> Hook {
+    let mut guard = lock(recorder);
+    let subject = guard.reference(hook);
+    match wire::encode_pipeline(subject, path, args.as_deref(), &mut *guard) {
+        Ok(text) => guard.instructions.push(text),
+        Err(error) => {
+            guard.error.get_or_insert(error);
+        }
+    }
+    let index = guard.instructions.len() as i64;
+    Hook::MapVar(Arc::new(MapVar {
+        recorder: recorder.clone(),
+        index,
+    }))
+}
+
+impl Recorder {
+    /// The mapper-table id for `hook`: a placeholder's own index, or a capture.
+    fn reference(&mut self, hook: &Hook) -> i64 {
+        if let Hook::MapVar(var) = hook {
+            return var.index;
+        }
+        let position = self.captures.iter().position(|c| same_reference(c, hook));
+        let position = position.unwrap_or_else(|| {
+            self.captures.push(hook.clone());
+            self.captures.len() - 1
+        });
+        -(position as i64) - 1
+    }
+}
+
+fn same_reference(a: &Hook, b: &Hook) -> bool {
+    match (a, b) {
+        (Hook::Local(x), Hook::Local(y)) => Arc::ptr_eq(x, y),
+        (Hook::Import(x), Hook::Import(y)) => Arc::ptr_eq(&x.slot, &y.slot),
+        (Hook::Promise(x), Hook::Promise(y)) => Arc::ptr_eq(x, y),
+        _ => false,
+    }
+}
+
+impl Exporter for Recorder {
+    fn export_stub(&mut self, stub: &Stub) -> Result<WireRef, RpcError> {
+        Ok(WireRef::Import(self.reference(&stub.hook)))
+    }
+
+    fn export_promise(&mut self, promise: &RpcPromise) -> Result<WireRef, RpcError> {
+        Ok(WireRef::Pipeline(
+            self.reference(&promise.hook),
+            promise.path.clone(),
+        ))
+    }
+}
+
+/// The error for using a placeholder outside its mapper.
+pub(crate) fn misuse() -> RpcError {
+    RpcError::error(
+        "A map() placeholder was used outside its mapper function; mappers must have no side effects.",
+    )
+}
