@@ -103,6 +103,11 @@ impl RpcError {
     pub(crate) fn protocol(name: &str, message: impl Into<String>) -> Self {
         Self::new(name, message).with_kind(ErrorKind::Protocol)
     }
+
+    /// capnweb's error for a reference to an export that does not exist.
+    pub(crate) fn no_such_entry(id: i64) -> Self {
+        Self::protocol("Error", format!("no such entry on exports table: {id}"))
+    }
 }
 
 impl fmt::Display for RpcError {

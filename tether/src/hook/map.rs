@@ -130,9 +130,7 @@ impl MapTable<'_> {
         } else {
             usize::try_from(id).ok().and_then(|i| self.variables.get(i))
         };
-        found.cloned().ok_or_else(|| {
-            RpcError::protocol("Error", format!("no such entry on exports table: {id}"))
-        })
+        found.cloned().ok_or_else(|| RpcError::no_such_entry(id))
     }
 }
 

@@ -158,9 +158,10 @@ impl Importer for Refs<'_> {
         args: Option<Vec<Value>>,
         promise: bool,
     ) -> Result<Value, RpcError> {
-        let hook = self.exports.hook(id).ok_or_else(|| {
-            RpcError::protocol("Error", format!("no such entry on exports table: {id}"))
-        })?;
+        let hook = self
+            .exports
+            .hook(id)
+            .ok_or_else(|| RpcError::no_such_entry(id))?;
         let spawner = Spawner::Session(self.link.clone());
         let result = match args {
             Some(args) => hook.call(&path, args, &spawner),
@@ -202,15 +203,19 @@ impl Importer for Refs<'_> {
         captures: Vec<Capture>,
         instructions: Vec<Json>,
     ) -> Result<Value, RpcError> {
-        let subject = self.exports.hook(id).cloned().ok_or_else(|| {
-            RpcError::protocol("Error", format!("no such entry on exports table: {id}"))
-        })?;
+        let subject = self
+            .exports
+            .hook(id)
+            .cloned()
+            .ok_or_else(|| RpcError::no_such_entry(id))?;
         let mut hooks = Vec::with_capacity(captures.len());
         for capture in captures {
             hooks.push(match capture {
-                Capture::Import(i) => self.exports.hook(i).cloned().ok_or_else(|| {
-                    RpcError::protocol("Error", format!("no such entry on exports table: {i}"))
-                })?,
+                Capture::Import(i) => self
+                    .exports
+                    .hook(i)
+                    .cloned()
+                    .ok_or_else(|| RpcError::no_such_entry(i))?,
                 Capture::Export(i) => match self.import_stub(i)? {
                     Value::Stub(stub) => stub.hook,
                     _ => Hook::Error(RpcError::error("capture could not be imported")),
