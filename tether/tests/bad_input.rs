@@ -33,6 +33,7 @@ async fn exchange(
     while let Some(Ok(frame)) = raw.next().await {
         received.push(frame);
     }
+    drop(raw); // The server lingers until its peer closes too.
     (received, server.await.unwrap())
 }
 

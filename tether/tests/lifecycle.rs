@@ -153,7 +153,7 @@ async fn l4_duplicates_of_one_local_stub_are_one_lineage() {
         )
         .await
         .unwrap();
-    // Same lineage: one export id, introduced three times.
+    // Each copy travels under its own id (as capnweb does), all in one lineage.
     let resolve = conn
         .log
         .received()
@@ -162,15 +162,39 @@ async fn l4_duplicates_of_one_local_stub_are_one_lineage() {
         .unwrap();
     assert_eq!(
         resolve,
-        "[\"resolve\",1,[[[\"export\",-1],[\"export\",-1],[\"export\",-1]]]]"
+        "[\"resolve\",1,[[[\"export\",-1],[\"export\",-2],[\"export\",-3]]]]"
     );
+    let mut stubs: Vec<Stub> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_stub().unwrap().clone())
+        .collect();
     drop(list);
-    wait_until("the disposer ran", || disposed_count(&tag) == 1).await;
-    assert!(
-        conn.log.sent().contains(&"[\"release\",-1,3]".to_owned()),
-        "{:?}",
-        conn.log.sent()
+    drop(stubs.pop());
+    drop(stubs.pop());
+    wait_until("two copies were released", || {
+        conn.log
+            .sent()
+            .iter()
+            .filter(|f| f.starts_with("[\"release\",-"))
+            .count()
+            == 2
+    })
+    .await;
+    assert_eq!(
+        stubs[0].call("ping", vec![]).await.unwrap().as_str(),
+        Some("pong")
     );
+    assert_eq!(
+        disposed_count(&tag),
+        0,
+        "the lineage lives while one copy does"
+    );
+    drop(stubs);
+    wait_until("the disposer ran", || disposed_count(&tag) == 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    assert_eq!(disposed_count(&tag), 1, "once per lineage");
 }
 
 #[tokio::test]

@@ -187,3 +187,35 @@ async fn calls_on_a_dead_session_fail_promptly_with_a_disconnection_error() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_input_after_a_call_still_aborts_with_close_code_3000() {
+    let address = start_server(ServerOptions::default()).await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{address}/"))
+        .await
+        .unwrap();
+    socket
+        .send(Message::text(
+            "[\"push\",[\"pipeline\",0,[\"square\"],[1]]]",
+        ))
+        .await
+        .unwrap();
+    socket.send(Message::text("[\"pull\",1]")).await.unwrap();
+    assert_eq!(
+        socket.next().await.unwrap().unwrap().to_text().unwrap(),
+        "[\"resolve\",1,1]"
+    );
+    socket.send(Message::text("{not json")).await.unwrap();
+    let abort = socket.next().await.unwrap().unwrap();
+    assert!(
+        abort
+            .to_text()
+            .unwrap()
+            .starts_with("[\"abort\",[\"error\",\"SyntaxError\""),
+        "{abort:?}"
+    );
+    match socket.next().await.unwrap().unwrap() {
+        Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 3000),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+}

@@ -21,6 +21,9 @@ use crate::hook::{run_callback, Hook};
 use crate::transport::Transport;
 use crate::wire::{self, EncodeOptions, OutMessage};
 
+/// How long an ending session keeps reading to let the peer close its side.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Why and how a session ends.
 pub(super) struct Ending {
     pub(super) error: RpcError,
@@ -173,14 +176,16 @@ impl Core {
     }
 
     /// Tears the session down. See the module docs for the order.
-    async fn finish<S>(
+    async fn finish<S, R>(
         &mut self,
         mut sink: S,
+        mut stream: R,
         rx: &mut UnboundedReceiver<Command>,
         mut tasks: JoinSet<()>,
     ) -> RpcResult<()>
     where
         S: futures_util::Sink<String> + Unpin,
+        R: futures_util::Stream + Unpin,
     {
         let ending = self
             .ending
@@ -207,6 +212,11 @@ impl Core {
 
         tasks.shutdown().await;
         self.teardown(&broken, rx);
+        // Linger: read (and ignore) what the peer still sends until it closes too. Closing a
+        // socket with unread input makes TCP reset the connection, and the peer could lose our
+        // abort message and close frame.
+        let _ =
+            tokio::time::timeout(LINGER, async { while stream.next().await.is_some() {} }).await;
         if ending.clean {
             Ok(())
         } else {
@@ -308,5 +318,5 @@ pub(super) async fn run(
             Some(_) = tasks.join_next() => {}
         }
     }
-    core.finish(sink, rx, tasks).await
+    core.finish(sink, stream, rx, tasks).await
 }

@@ -3,14 +3,16 @@
 //! Positive ids are answers to the peer's pushes (assigned in arrival order: 1, 2, ...); negative
 //! ids are stubs and promises we put in messages (-1, -2, ...); 0 is our main object. Ids are
 //! never reused. Each entry counts its introductions and is dropped (its hook released, maybe
-//! running a disposer) only when the peer's releases add up to that count. Re-exporting the same
-//! lineage reuses its id, so one lineage stays one entry. Owned by the session task alone.
-
-use std::collections::HashMap;
-use std::sync::Arc;
+//! running a disposer) only when the peer's releases add up to that count.
+//!
+//! Every export of a stub gets a new id, even for a lineage already exported: capnweb 0.12 does
+//! the same and, as an importer, does not count re-introductions of an id, so reusing ids would
+//! leak with it. The entries share the lineage, so its disposer still runs once, after the last
+//! entry goes (rule L4). Owned by the session task alone.
 
 use crate::error::RpcError;
 use crate::hook::Hook;
+use std::collections::HashMap;
 
 pub(crate) struct ExportEntry {
     pub(crate) hook: Hook,
@@ -19,61 +21,40 @@ pub(crate) struct ExportEntry {
     pub(crate) pulled: bool,
     /// Released by us after the resolution is sent (`stream` messages).
     pub(crate) auto_release: bool,
-    key: Option<usize>,
 }
 
 #[derive(Default)]
 pub(crate) struct ExportTable {
     entries: HashMap<i64, ExportEntry>,
-    by_key: HashMap<usize, i64>,
     last_negative: i64,
     last_answer: i64,
-}
-
-/// Identity of a re-exportable reference: its lineage or its import entry.
-fn key_of(hook: &Hook) -> Option<usize> {
-    match hook {
-        Hook::Local(lineage) => Some(Arc::as_ptr(lineage) as *const () as usize),
-        Hook::Import(import) => Some(Arc::as_ptr(&import.slot) as *const () as usize),
-        _ => None,
-    }
 }
 
 impl ExportTable {
     pub(crate) fn new(main: Hook) -> Self {
         let mut table = Self::default();
-        table.entries.insert(0, entry(main, None));
+        table.entries.insert(0, entry(main));
         table
     }
 
     /// Records the answer to the peer's next push.
     pub(crate) fn add_answer(&mut self, hook: Hook) -> i64 {
         self.last_answer += 1;
-        self.entries.insert(self.last_answer, entry(hook, None));
+        self.entries.insert(self.last_answer, entry(hook));
         self.last_answer
     }
 
-    /// Exports a stub: a new negative id, or one more introduction of the id this lineage has.
+    /// Exports a stub under a new negative id.
     pub(crate) fn export_stub(&mut self, hook: Hook) -> i64 {
-        let key = key_of(&hook);
-        if let Some(id) = key.and_then(|k| self.by_key.get(&k)) {
-            if let Some(existing) = self.entries.get_mut(id) {
-                existing.refcount += 1;
-                return *id;
-            }
-        }
         let id = self.next_negative();
-        if let Some(k) = key {
-            self.by_key.insert(k, id);
-        }
-        self.entries.insert(id, entry(hook, key));
+        self.entries.insert(id, entry(hook));
         id
     }
 
     /// Exports a promise: always a new id, whose resolution the peer is owed unasked.
     pub(crate) fn export_promise(&mut self, hook: Hook) -> i64 {
         let id = self.next_negative();
-        let mut e = entry(hook, None);
+        let mut e = entry(hook);
         e.pulled = true;
         self.entries.insert(id, e);
         id
@@ -112,29 +93,21 @@ impl ExportTable {
         if entry.refcount > 0 {
             return Ok(None);
         }
-        let removed = self.entries.remove(&id).map(|e| {
-            if let Some(k) = e.key {
-                self.by_key.remove(&k);
-            }
-            e.hook
-        });
-        Ok(removed)
+        Ok(self.entries.remove(&id).map(|e| e.hook))
     }
 
     /// Empties the table (the session is ending); the caller drops the hooks.
     pub(crate) fn drain(&mut self) -> Vec<Hook> {
-        self.by_key.clear();
         self.entries.drain().map(|(_, e)| e.hook).collect()
     }
 }
 
-fn entry(hook: Hook, key: Option<usize>) -> ExportEntry {
+fn entry(hook: Hook) -> ExportEntry {
     ExportEntry {
         hook,
         refcount: 1,
         pulled: false,
         auto_release: false,
-        key,
     }
 }
 
@@ -158,15 +131,17 @@ mod tests {
     }
 
     #[test]
-    fn same_lineage_reuses_its_id_and_needs_every_release() {
+    fn every_export_of_a_lineage_is_a_new_id_released_on_its_own() {
         let mut table = ExportTable::new(Hook::Error(RpcError::error("no main")));
         let hook = local();
         assert_eq!(table.export_stub(hook.clone()), -1);
-        assert_eq!(table.export_stub(hook.clone()), -1);
-        assert!(matches!(table.release(-1, 1), Ok(None)));
-        assert!(matches!(table.release(-1, 1), Ok(Some(_))));
-        // A fresh export of the same lineage after release gets a new id: ids are never reused.
         assert_eq!(table.export_stub(hook), -2);
+        assert!(matches!(table.release(-1, 1), Ok(Some(_))));
+        assert!(matches!(table.release(-2, 1), Ok(Some(_))));
+        assert!(
+            table.release(-1, 1).is_err(),
+            "released ids are gone for good"
+        );
     }
 
     #[test]

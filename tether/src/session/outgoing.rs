@@ -141,7 +141,13 @@ impl Core {
     /// Encodes a message, exporting the stubs in it. On failure, the exports it made are undone.
     fn encode(&mut self, message: &OutMessage<'_>) -> Result<String, RpcError> {
         let options = self.encode_options.clone();
-        self.encode_with(|exporter| wire::encode(message, exporter, &options))
+        // capnweb turns an `["import", id]` in a resolution into a thenable that cannot be
+        // awaited: give the peer's own stubs back as new exports (proxies) there instead.
+        let proxy_peer_stubs = matches!(message, OutMessage::Resolve(..));
+        self.encode_with(|exporter| {
+            exporter.proxy_peer_stubs = proxy_peer_stubs;
+            wire::encode(message, exporter, &options)
+        })
     }
 
     /// Runs `write` with an exporter; on failure, the exports it made are undone.
@@ -154,6 +160,7 @@ impl Core {
             link: &self.link,
             introduced: Vec::new(),
             to_resolve: Vec::new(),
+            proxy_peer_stubs: false,
         };
         let encoded = write(&mut exporter);
         let Exporting {
@@ -203,6 +210,8 @@ pub(super) struct Exporting<'a> {
     introduced: Vec<i64>,
     /// Promise exports whose resolution must be sent once the message is out.
     to_resolve: Vec<i64>,
+    /// Export the peer's own stubs as proxies instead of naming them with `["import", id]`.
+    proxy_peer_stubs: bool,
 }
 
 impl Exporting<'_> {
@@ -228,7 +237,7 @@ impl Exporting<'_> {
                 return self.export_hook_as_stub(&stub.hook);
             }
         }
-        if let Some((id, _)) = self.own_import(hook) {
+        if let Some((id, _)) = self.own_import(hook).filter(|_| !self.proxy_peer_stubs) {
             return WireRef::Import(id);
         }
         let id = self.exports.export_stub(hook.clone());

@@ -1,0 +1,77 @@
+//! `tether-testtarget`: tether serving the Cap'n Web **TestTarget** contract
+//! (`shared/interop/TESTTARGET.md`), the server the JavaScript interop suite in `interop/tests`
+//! checks black-box.
+//!
+//! Usage: `tether-testtarget PORT` (normally through `interop/serve-testtarget PORT`, which builds
+//! it first). Serves WebSocket sessions and HTTP batch POSTs on every path of `127.0.0.1:PORT`,
+//! each session with a fresh [`test_target::TestTarget`], prints `listening PORT` on stdout once
+//! it accepts connections (`PORT` 0 picks a free port and prints it), and exits with status 0 on
+//! SIGTERM or SIGINT. Diagnostics go to stderr only.
+
+mod counter;
+mod disposable;
+mod js;
+mod test_target;
+#[cfg(test)]
+mod tests;
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+
+fn main() -> ExitCode {
+    let mut argv = std::env::args().skip(1);
+    let port = match (argv.next().map(|p| p.parse::<u16>()), argv.next()) {
+        (Some(Ok(port)), None) => port,
+        _ => {
+            eprintln!("usage: tether-testtarget PORT");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("tether-testtarget: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(run(port));
+    // Sessions still open are dropped with the runtime; do not wait for stragglers.
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("tether-testtarget: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Serves until SIGTERM or SIGINT (`Ok`), or until the listener fails (`Err`).
+async fn run(port: u16) -> std::io::Result<()> {
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+    let port = listener.local_addr()?.port();
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "listening {port}")?;
+    stdout.flush()?;
+    drop(stdout);
+
+    let server = tether::server::serve(
+        listener,
+        test_target::TestTarget::stub,
+        tether::server::ServerOptions::default(),
+    );
+    tokio::select! {
+        served = server => served,
+        _ = terminate.recv() => Ok(()),
+        _ = interrupt.recv() => Ok(()),
+    }
+}
