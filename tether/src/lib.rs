@@ -80,7 +80,7 @@ pub mod value;
 pub(crate) mod wire;
 
 pub use error::{ErrorKind, RpcError, RpcResult};
-pub use session::{RpcSession, SessionDriver, SessionOptions};
+pub use session::{RpcSession, SessionDriver, SessionHandle, SessionOptions};
 pub use stub::{RpcPromise, Stub};
 pub use target::{set_uncaught_error_hook, BoxFuture, Target};
 pub use value::{BigInt, Bytes, BytesKind, Object, Value};

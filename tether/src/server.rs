@@ -16,7 +16,9 @@
 //! ```
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -28,19 +30,36 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 
-use crate::session::{RpcSession, SessionOptions};
+use tokio::sync::Notify;
+
+use crate::session::{RpcSession, SessionHandle, SessionOptions};
 use crate::stub::Stub;
 use crate::transport::http_batch::run_batch;
 use crate::transport::websocket::{socket_config, WebSocketTransport};
 
 /// Server settings.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ServerOptions {
     /// Options for every session (limits, stack exposure).
     pub session: SessionOptions,
     /// Extra headers on every HTTP response (batch replies, 405s), e.g. CORS headers.
     pub response_headers: Vec<(String, String)>,
+    /// On shutdown, how long calls in flight may run before their sessions are cut.
+    pub shutdown_grace: Duration,
 }
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            session: SessionOptions::default(),
+            response_headers: Vec::new(),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The abort reason sessions get when the server shuts down.
+pub const SHUTDOWN_REASON: &str = "Server is shutting down.";
 
 /// Serves Cap'n Web on `listener` until it fails: WebSocket upgrades and HTTP batch `POST`s on
 /// every path. `main` makes the main object for each new session.
@@ -49,12 +68,30 @@ pub async fn serve(
     main: impl Fn() -> Stub + Send + Sync + 'static,
     options: ServerOptions,
 ) -> std::io::Result<()> {
+    serve_until(listener, main, options, std::future::pending()).await
+}
+
+/// [`serve`] until `shutdown` completes, then shut down gracefully: stop accepting, let calls in
+/// flight finish for up to [`ServerOptions::shutdown_grace`], then end every session with an
+/// abort carrying [`SHUTDOWN_REASON`] (every export released, disposers run) and return.
+pub async fn serve_until(
+    listener: TcpListener,
+    main: impl Fn() -> Stub + Send + Sync + 'static,
+    options: ServerOptions,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let grace = options.shutdown_grace;
     let shared = Arc::new(Shared {
         main: Box::new(main),
         options,
+        live: Live::default(),
     });
+    tokio::pin!(shutdown);
     loop {
-        let (stream, _peer) = listener.accept().await?;
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            () = &mut shutdown => break,
+        };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         tokio::spawn(async move {
@@ -69,6 +106,55 @@ pub async fn serve(
                 .await;
         });
     }
+    drop(listener);
+    shared.live.shut_down(grace).await;
+    Ok(())
+}
+
+/// The sessions and batches in progress, for a graceful shutdown.
+#[derive(Default)]
+struct Live {
+    sessions: Mutex<Vec<SessionHandle>>,
+    active: AtomicUsize,
+    idle: Notify,
+}
+
+/// Counts one session or batch as in progress while it lives.
+struct LiveGuard(Arc<Shared>);
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        if self.0.live.active.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.live.idle.notify_waiters();
+        }
+    }
+}
+
+impl Live {
+    fn sessions(&self) -> std::sync::MutexGuard<'_, Vec<SessionHandle>> {
+        // A list of handles: nothing can be left half-updated by a panic.
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Ends every session gracefully and waits (bounded) until all are gone.
+    async fn shut_down(&self, grace: Duration) {
+        for session in self.sessions().drain(..) {
+            session.shutdown(SHUTDOWN_REASON, grace);
+        }
+        let all_done = async {
+            loop {
+                let idle = self.idle.notified();
+                tokio::pin!(idle);
+                idle.as_mut().enable();
+                if self.active.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                idle.await;
+            }
+        };
+        // Sessions end within the grace period; allow for their closing handshakes too.
+        let _ = tokio::time::timeout(grace + Duration::from_secs(3), all_done).await;
+    }
 }
 
 type MainFactory = Box<dyn Fn() -> Stub + Send + Sync>;
@@ -76,9 +162,15 @@ type MainFactory = Box<dyn Fn() -> Stub + Send + Sync>;
 struct Shared {
     main: MainFactory,
     options: ServerOptions,
+    live: Live,
 }
 
 impl Shared {
+    fn track(self: &Arc<Self>) -> LiveGuard {
+        self.live.active.fetch_add(1, Ordering::AcqRel);
+        LiveGuard(self.clone())
+    }
+
     async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<Full<Bytes>> {
         if is_websocket_upgrade(&request) {
             return self.upgrade(request);
@@ -108,6 +200,7 @@ impl Shared {
         let Ok(text) = std::str::from_utf8(&body) else {
             return self.respond(StatusCode::BAD_REQUEST, "batch refused: body is not UTF-8");
         };
+        let _live = self.track();
         match run_batch(text, (self.main)(), self.options.session.clone()).await {
             Ok(replies) => self.respond(StatusCode::OK, &replies),
             Err(error) => self.respond(StatusCode::BAD_REQUEST, &format!("batch aborted: {error}")),
@@ -121,7 +214,9 @@ impl Shared {
         let accept = derive_accept_key(key.as_bytes());
         let config = socket_config(&self.options.session.limits);
         let shared = self.clone();
+        let live = self.track();
         tokio::spawn(async move {
+            let _live = live;
             let Ok(upgraded) = hyper::upgrade::on(request).await else {
                 return;
             };
@@ -136,6 +231,11 @@ impl Shared {
                 Some((shared.main)()),
                 shared.options.session.clone(),
             );
+            {
+                let mut sessions = shared.live.sessions();
+                sessions.retain(|s| !s.is_closed());
+                sessions.push(driver.handle());
+            }
             let _ = driver.await;
         });
         let mut response = Response::new(Full::new(Bytes::new()));

@@ -219,3 +219,49 @@ async fn malformed_input_after_a_call_still_aborts_with_close_code_3000() {
         other => panic!("expected a close frame, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_calls_then_aborts_sessions_and_releases_exports() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let options = ServerOptions {
+        shutdown_grace: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let server = tokio::spawn(tether::server::serve_until(listener, api, options, async {
+        let _ = stopped.await;
+    }));
+    let tag = tag("shutdown");
+    let api = websocket::connect(&format!("ws://{address}/"))
+        .await
+        .unwrap();
+    let held = api
+        .call("makeDisposable", vec![tag.as_str().into()])
+        .await
+        .unwrap();
+    let broken = std::sync::Arc::new(std::sync::Mutex::new(None::<tether::RpcError>));
+    let flag = broken.clone();
+    api.on_broken(move |e| *flag.lock().unwrap() = Some(e));
+    let slow = api.call("sleep", vec![100.into()]);
+    let hanging = api.call("hang", vec![format!("{tag}-hang").into()]);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    stop.send(()).unwrap();
+
+    // The call that can finish within the grace period does; the one that cannot is cut.
+    assert_eq!(slow.await.unwrap().as_str(), Some("slept"));
+    let error = hanging.await.unwrap_err();
+    assert_eq!(error.message, tether::server::SHUTDOWN_REASON);
+    wait_until("on_broken saw the shutdown", || {
+        broken.lock().unwrap().is_some()
+    })
+    .await;
+    wait_until("the export was released", || disposed_count(&tag) == 1).await;
+    wait_until("the hanging handler was dropped", || {
+        disposed_count(&format!("{tag}-hang")) == 1
+    })
+    .await;
+    server.await.unwrap().unwrap();
+    drop(held);
+}

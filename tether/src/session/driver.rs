@@ -73,6 +73,9 @@ pub(super) struct Core {
     pub(super) ending: Option<Ending>,
     /// No more input will come (HTTP batch): calls to the peer fail at once.
     pub(super) input_closed: bool,
+    /// A graceful shutdown is under way: end with this reason once no call is in flight, or at
+    /// the deadline.
+    shutting_down: Option<(RpcError, tokio::time::Instant)>,
     torn_down: bool,
 }
 
@@ -99,6 +102,7 @@ impl Core {
             pending_pulls: 0,
             ending: None,
             input_closed: false,
+            shutting_down: None,
             torn_down: false,
         }
     }
@@ -172,6 +176,14 @@ impl Core {
                 tasks.spawn(task);
             }
             Command::Settled { export_id, result } => self.send_settled(export_id, *result),
+            Command::Shutdown { reason, grace } => {
+                let deadline = tokio::time::Instant::now() + grace;
+                let deadline = match &self.shutting_down {
+                    Some((_, earlier)) => deadline.min(*earlier),
+                    None => deadline,
+                };
+                self.shutting_down = Some((reason, deadline));
+            }
         }
     }
 
@@ -269,6 +281,14 @@ impl Drop for DropGuard {
     }
 }
 
+/// Completes at the shutdown deadline, if a shutdown is under way; never otherwise.
+async fn sleep_until_deadline(shutting_down: &Option<(RpcError, tokio::time::Instant)>) {
+    match shutting_down {
+        Some((_, deadline)) => tokio::time::sleep_until(*deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Runs the session until it ends.
 pub(super) async fn run(
     core: Core,
@@ -299,6 +319,17 @@ pub(super) async fn run(
         if core.ending.is_some() {
             break;
         }
+        if let Some((reason, deadline)) = &core.shutting_down {
+            if tasks.is_empty() || tokio::time::Instant::now() >= *deadline {
+                let reason = reason.clone();
+                core.end(Ending {
+                    error: reason,
+                    send_abort: true,
+                    clean: true,
+                });
+                break;
+            }
+        }
         if !input_open && core.pending_pulls == 0 {
             core.end(Ending::clean("RPC batch complete."));
             break;
@@ -316,6 +347,7 @@ pub(super) async fn run(
                 None => core.end(Ending::clean("Peer closed the connection.")),
             },
             Some(_) = tasks.join_next() => {}
+            () = sleep_until_deadline(&core.shutting_down) => {}
         }
     }
     core.finish(sink, stream, rx, tasks).await

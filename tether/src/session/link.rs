@@ -6,6 +6,7 @@
 //! so new calls fail at once with it.
 
 use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -42,6 +43,9 @@ pub(crate) enum Command {
     OnBroken(Arc<ImportSlot>, BrokenCallback),
     /// Run this task in the session's task set.
     Spawn(BoxFuture<'static, ()>),
+    /// End the session gracefully: let in-flight calls finish (up to `grace`), then abort with
+    /// `reason` (sent to the peer).
+    Shutdown { reason: RpcError, grace: Duration },
     /// Export `export_id` settled: send `resolve`/`reject` if it was pulled.
     Settled {
         export_id: i64,

@@ -24,7 +24,8 @@ pub(crate) mod link;
 mod outgoing;
 
 use std::future::IntoFuture;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 
@@ -99,11 +100,15 @@ impl RpcSession {
             link: link.clone(),
             slot: ImportSlot::new(Some(0), false),
         });
+        let link_for_handle = link.clone();
         let core = driver::Core::new(link, main_hook, &peer_main, options, on_eof);
         let stub = Stub {
             hook: Hook::Import(peer_main),
         };
         let driver = SessionDriver {
+            handle: SessionHandle {
+                link: Arc::downgrade(&link_for_handle),
+            },
             run: Box::pin(driver::run(core, transport, rx)),
         };
         (stub, driver)
@@ -123,7 +128,43 @@ impl RpcSession {
 /// The future that runs a session. Nothing is sent or received until it is awaited or spawned.
 #[must_use = "a session does nothing unless its driver is awaited or spawned"]
 pub struct SessionDriver {
+    handle: SessionHandle,
     run: BoxFuture<'static, RpcResult<()>>,
+}
+
+impl SessionDriver {
+    /// A handle to control the session from outside once it runs.
+    pub fn handle(&self) -> SessionHandle {
+        self.handle.clone()
+    }
+}
+
+/// Controls a running session from outside (e.g. a server shutting down). Holding it does not
+/// keep the session alive.
+#[derive(Clone, Debug)]
+pub struct SessionHandle {
+    link: Weak<link::SessionLink>,
+}
+
+impl SessionHandle {
+    /// Ends the session gracefully: calls in flight may finish for up to `grace`, then the
+    /// session aborts with `reason` (sent to the peer; a WebSocket closes with code 3000), every
+    /// export is released and every import breaks. Does nothing if the session has ended.
+    pub fn shutdown(&self, reason: &str, grace: Duration) {
+        if let Some(link) = self.link.upgrade() {
+            let _ = link.send(link::Command::Shutdown {
+                reason: RpcError::error(reason),
+                grace,
+            });
+        }
+    }
+
+    /// True once the session has ended.
+    pub fn is_closed(&self) -> bool {
+        self.link
+            .upgrade()
+            .is_none_or(|link| link.aborted().is_some())
+    }
 }
 
 impl IntoFuture for SessionDriver {
