@@ -154,6 +154,24 @@ describe("pipelining over WebSocket (frames counted)", () => {
   });
 });
 
+describe("E-order of server-to-client callbacks", () => {
+  test("callbacks fired by concurrent calls arrive in the order the calls were made", async () => {
+    const s = await openWs(server);
+    try {
+      const seen = [];
+      await s.api.registerCallback((x) => {
+        seen.push(x);
+        return x;
+      });
+      const fired = await Promise.all(Array.from({ length: 50 }, (_, i) => s.api.fireCallback(i)));
+      assert.deepEqual(fired, Array.from({ length: 50 }, (_, i) => i));
+      assert.deepEqual(seen, Array.from({ length: 50 }, (_, i) => i));
+    } finally {
+      s.close();
+    }
+  });
+});
+
 describe("pipelining over HTTP batch (requests counted)", () => {
   test("a chain of 10 dependent calls is one request", async () => {
     const { result, requests } = await countingRequests(async () => {

@@ -194,3 +194,44 @@ async fn a_pipelined_result_keeps_structure() {
     ));
     assert_eq!(num(&ok(squared)), 100.0);
 }
+
+#[tokio::test]
+async fn e_order_calls_on_one_stub_arrive_in_order_before_and_after_it_resolves() {
+    let api = connect_ws(shared()).await;
+    let counter = api.call("makeCounter", vec![0.into()]);
+    let early: Vec<_> = (0..50)
+        .map(|_| counter.call("increment", vec![1.into()]))
+        .collect();
+    let resolved = ok(t!(counter)).into_stub().unwrap();
+    let late: Vec<_> = (0..50)
+        .map(|_| resolved.call("increment", vec![1.into()]))
+        .collect();
+    let mut values = Vec::new();
+    for promise in early.into_iter().chain(late) {
+        values.push(num(&ok(t!(promise))));
+    }
+    assert_eq!(values, (1..=100).map(f64::from).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn e_order_callbacks_fired_by_concurrent_calls_arrive_in_call_order() {
+    let api = connect_ws(shared()).await;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let callback = tether::Stub::from_fn(move |args| {
+        record.lock().unwrap().push(num(&args[0]));
+        let echo = args[0].clone();
+        async move { Ok(echo) }
+    });
+    ok(t!(api.call("registerCallback", vec![callback.into()])));
+    let fired: Vec<_> = (0..50)
+        .map(|i| api.call("fireCallback", vec![i.into()]))
+        .collect();
+    for (i, promise) in fired.into_iter().enumerate() {
+        assert_eq!(num(&ok(t!(promise))), i as f64);
+    }
+    assert_eq!(
+        *seen.lock().unwrap(),
+        (0..50).map(f64::from).collect::<Vec<_>>()
+    );
+}
