@@ -17,16 +17,13 @@ use std::future::IntoFuture;
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard, OnceLock};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::{Sink, Stream};
 use tether::transport::websocket::WebSocketTransport;
-use tether::transport::{http_batch, websocket, Transport, TransportError};
+use tether::transport::{http_batch, websocket};
 use tether::{
     BoxFuture, RpcError, RpcPromise, RpcResult, RpcSession, SessionOptions, Stub, Target, Value,
 };
@@ -243,65 +240,16 @@ pub fn connect_batch(server: &Server) -> Stub {
     http_batch::connect(&server.http_url()).expect("an http:// URL")
 }
 
-/// Frames seen on the client's end of a connection, in order: `> ` sent, `< ` received. Can also
-/// replace the next frame the session sends (to make the peer abort this very session).
-#[derive(Clone, Default)]
-pub struct FrameLog {
-    frames: Arc<Mutex<Vec<String>>>,
-    replace_next: Arc<Mutex<Option<String>>>,
-}
+pub use tether::transport::tap::{FrameLog, Tap};
 
-impl FrameLog {
-    fn push(&self, line: String) {
-        lock(&self.frames).push(line);
-    }
-
-    /// Every frame, prefixed `> ` (sent) or `< ` (received), in the order they passed.
-    pub fn all(&self) -> Vec<String> {
-        lock(&self.frames).clone()
-    }
-
-    /// The next frame the session sends goes out as `frame` instead (and is logged as such).
-    pub fn replace_next_sent(&self, frame: impl Into<String>) {
-        *lock(&self.replace_next) = Some(frame.into());
-    }
-
-    /// Panics if the peer sent an `abort` (e.g. because this client over-released something).
-    #[track_caller]
-    pub fn assert_no_abort(&self) {
-        assert!(
-            !self.received().iter().any(|f| frame_type(f) == "abort"),
-            "the server aborted the session:\n{}",
-            self.dump()
-        );
-    }
-
-    /// Frames sent by the client.
-    pub fn sent(&self) -> Vec<String> {
-        self.filter("> ")
-    }
-
-    /// Frames received by the client.
-    pub fn received(&self) -> Vec<String> {
-        self.filter("< ")
-    }
-
-    fn filter(&self, prefix: &str) -> Vec<String> {
-        self.all()
-            .into_iter()
-            .filter_map(|l| l.strip_prefix(prefix).map(str::to_owned))
-            .collect()
-    }
-
-    /// Forgets what was recorded so far.
-    pub fn clear(&self) {
-        lock(&self.frames).clear();
-    }
-
-    /// The log, one frame per line, for assertion messages.
-    pub fn dump(&self) -> String {
-        self.all().join("\n")
-    }
+/// Panics if the peer sent an `abort` (e.g. because this client over-released something).
+#[track_caller]
+pub fn assert_no_abort(log: &FrameLog) {
+    assert!(
+        !log.received().iter().any(|f| frame_type(f) == "abort"),
+        "the server aborted the session:\n{}",
+        log.dump()
+    );
 }
 
 /// The message type of a frame (`"push"`, `"resolve"`, ...), or `"?"`.
@@ -315,48 +263,6 @@ pub fn frame_type(frame: &str) -> String {
 /// A frame parsed as JSON (`Null` if it is not JSON).
 pub fn frame_json(frame: &str) -> serde_json::Value {
     serde_json::from_str(frame).unwrap_or(serde_json::Value::Null)
-}
-
-/// A transport that records every frame that passes into a [`FrameLog`].
-pub struct Tap<T> {
-    inner: T,
-    log: FrameLog,
-}
-
-impl<T> Tap<T> {
-    /// Wraps `inner`, recording into `log`.
-    pub fn new(inner: T, log: FrameLog) -> Self {
-        Self { inner, log }
-    }
-}
-
-impl<T: Transport> Stream for Tap<T> {
-    type Item = Result<String, TransportError>;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let polled = Pin::new(&mut self.inner).poll_next(cx);
-        if let Poll::Ready(Some(Ok(text))) = &polled {
-            self.log.push(format!("< {text}"));
-        }
-        polled
-    }
-}
-
-impl<T: Transport> Sink<String> for Tap<T> {
-    type Error = TransportError;
-    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.inner).poll_ready(cx)
-    }
-    fn start_send(mut self: Pin<&mut Self>, item: String) -> Result<(), Self::Error> {
-        let item = lock(&self.log.replace_next).take().unwrap_or(item);
-        self.log.push(format!("> {item}"));
-        Pin::new(&mut self.inner).start_send(item)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.inner).poll_close(cx)
-    }
 }
 
 /// A WebSocket session whose frames are recorded.

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use tether::{ErrorKind, Stub};
 use tether_interop_tests::{
-    connect_ws, connect_ws_tapped, disposed_count, err, frame_type, num, ok, shared, t, unique_tag,
-    wait_disposed,
+    assert_no_abort, connect_ws, connect_ws_tapped, disposed_count, err, frame_type, num, ok,
+    shared, t, unique_tag, wait_disposed,
 };
 
 async fn disposable(api: &Stub, tag: &str) -> Stub {
@@ -70,7 +70,7 @@ async fn dup_keeps_the_target_until_every_duplicate_is_dropped() {
         ok(t!(session.api.call("square", vec![2.into()]))).as_f64(),
         Some(4.0)
     );
-    session.log.assert_no_abort();
+    assert_no_abort(&session.log);
 }
 
 #[tokio::test]
@@ -174,7 +174,7 @@ async fn dropping_every_stub_of_a_session_disposes_what_it_held() {
     drop((api, d1, d2, d3, repeated, pipelined));
     // 1 + 1 + 2 (every slot of the repeated array is a hand-out) + 1
     assert_eq!(wait_disposed(shared(), &tag, 5.0).await, 5.0);
-    session.log.assert_no_abort();
+    assert_no_abort(&session.log);
     let end = t!(session.task);
     assert!(end.unwrap().is_ok(), "the session ended cleanly");
 }

@@ -6,8 +6,8 @@
 
 use tether::Value;
 use tether_interop_tests::{
-    assert_data_eq, connect_ws, connect_ws_tapped, frame_type, num, ok, shared, t, unique_tag,
-    FrameLog,
+    assert_data_eq, assert_no_abort, connect_ws, connect_ws_tapped, frame_type, num, ok, shared, t,
+    unique_tag, FrameLog,
 };
 
 /// Checks that the frames recorded so far are one round trip: `sent` (by type, releases of
@@ -32,7 +32,7 @@ fn assert_one_round_trip(log: &FrameLog, sent: &[&str]) {
     );
     let received: Vec<String> = log.received().iter().map(|f| frame_type(f)).collect();
     assert_eq!(received, ["resolve"], "frames received:\n{}", log.dump());
-    log.assert_no_abort();
+    assert_no_abort(log);
     let after_first: Vec<&String> = all[first_received..]
         .iter()
         .filter(|f| f.starts_with("> "))

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use tether::{ErrorKind, RpcError, Stub, Value};
 use tether_interop_tests::{
-    assert_data_eq, connect_ws, connect_ws_tapped, err, frame_json, frame_type, num, ok, shared, t,
-    wait_until, Probe,
+    assert_data_eq, assert_no_abort, connect_ws, connect_ws_tapped, err, frame_json, frame_type,
+    num, ok, shared, t, wait_until, Probe,
 };
 
 async fn counter(api: &Stub, start: i32) -> Stub {
@@ -218,7 +218,7 @@ async fn call_function_releases_the_callback_afterwards() {
         "frames:\n{}",
         session.log.dump()
     );
-    session.log.assert_no_abort();
+    assert_no_abort(&session.log);
 }
 
 #[tokio::test]
@@ -364,7 +364,7 @@ async fn a_stub_from_one_session_passed_into_another_is_proxied_by_the_client() 
         "server B called increment through the client:\n{}",
         b.log.dump()
     );
-    b.log.assert_no_abort();
+    assert_no_abort(&b.log);
 }
 
 #[tokio::test]
@@ -399,7 +399,7 @@ async fn a_rust_stub_returned_through_the_server_comes_back_local() {
         "a local call sends nothing:\n{}",
         session.log.dump()
     );
-    session.log.assert_no_abort();
+    assert_no_abort(&session.log);
 }
 
 #[tokio::test]
@@ -421,5 +421,5 @@ async fn one_rust_stub_passed_in_several_calls_is_disposed_once_when_dropped() {
     log.wait_disposed(1).await;
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     assert_eq!(log.disposed(), 1, "one lineage, one disposal");
-    session.log.assert_no_abort();
+    assert_no_abort(&session.log);
 }

@@ -8,6 +8,7 @@
 #[cfg(feature = "net")]
 pub mod http_batch;
 pub mod memory;
+pub mod tap;
 #[cfg(feature = "net")]
 pub mod websocket;
 

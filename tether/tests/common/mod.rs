@@ -2,79 +2,12 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::HashMap;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::{Sink, Stream};
-use tether::transport::memory::{pair, MemoryTransport};
-use tether::transport::TransportError;
+use tether::transport::memory::pair;
+pub use tether::transport::tap::{FrameLog, Tap};
 use tether::{BoxFuture, RpcError, RpcResult, RpcSession, SessionOptions, Stub, Target, Value};
-
-/// Frames seen on the client's end of a connection, in order: `> ` sent, `< ` received.
-#[derive(Clone, Default)]
-pub struct FrameLog(Arc<Mutex<Vec<String>>>);
-
-impl FrameLog {
-    fn push(&self, line: String) {
-        self.0.lock().unwrap().push(line);
-    }
-    pub fn all(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
-    }
-    /// Frames sent by the client.
-    pub fn sent(&self) -> Vec<String> {
-        self.filter("> ")
-    }
-    /// Frames received by the client.
-    pub fn received(&self) -> Vec<String> {
-        self.filter("< ")
-    }
-    fn filter(&self, prefix: &str) -> Vec<String> {
-        self.all()
-            .into_iter()
-            .filter_map(|l| l.strip_prefix(prefix).map(str::to_owned))
-            .collect()
-    }
-    pub fn clear(&self) {
-        self.0.lock().unwrap().clear();
-    }
-}
-
-/// A transport that records every frame into a [`FrameLog`].
-pub struct Tap {
-    inner: MemoryTransport,
-    log: FrameLog,
-}
-
-impl Stream for Tap {
-    type Item = Result<String, TransportError>;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let polled = Pin::new(&mut self.inner).poll_next(cx);
-        if let Poll::Ready(Some(Ok(text))) = &polled {
-            self.log.push(format!("< {text}"));
-        }
-        polled
-    }
-}
-
-impl Sink<String> for Tap {
-    type Error = TransportError;
-    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.inner).poll_ready(cx)
-    }
-    fn start_send(mut self: Pin<&mut Self>, item: String) -> Result<(), Self::Error> {
-        self.log.push(format!("> {item}"));
-        Pin::new(&mut self.inner).start_send(item)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.inner).poll_close(cx)
-    }
-}
 
 /// A client session connected in-process to a server session serving `server_main`.
 pub struct Connection {
@@ -95,10 +28,7 @@ pub fn connect_with(
 ) -> Connection {
     let (a, b) = pair();
     let log = FrameLog::default();
-    let tap = Tap {
-        inner: a,
-        log: log.clone(),
-    };
+    let tap = Tap::new(a, log.clone());
     let (api, client) = RpcSession::spawn(tap, client_main, client_options);
     let (_client_main, server) = RpcSession::spawn(b, Some(server_main), SessionOptions::default());
     Connection {
