@@ -68,6 +68,7 @@
 //! | disconnection (L10) | the session task cancels handlers, releases exports, breaks imports ([`Stub::on_broken`]) |
 //! | an unawaited promise can be disposed (L12) | dropping an [`RpcPromise`] sends its `release` |
 
+pub mod context;
 pub mod error;
 pub(crate) mod hook;
 #[cfg(feature = "net")]

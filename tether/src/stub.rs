@@ -49,7 +49,10 @@ impl Stub {
     /// target's disposer runs once per call of this function, when that lineage ends.
     pub fn from_arc(target: Arc<dyn Target>) -> Self {
         Stub {
-            hook: Hook::Local(Arc::new(Lineage { target })),
+            hook: Hook::Local(Arc::new(Lineage {
+                target,
+                _context: crate::context::CallContext::current(),
+            })),
         }
     }
 

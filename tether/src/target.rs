@@ -92,6 +92,8 @@ where
 /// last reference goes, the target's disposer runs (once for this lineage).
 pub(crate) struct Lineage {
     pub(crate) target: Arc<dyn Target>,
+    /// The execution context that created this lineage, kept alive until it ends (rule L9).
+    pub(crate) _context: Option<crate::context::CallContext>,
 }
 
 impl Drop for Lineage {

@@ -28,6 +28,7 @@ use std::task::{Context, Poll, Waker};
 
 use futures_util::FutureExt;
 
+use crate::context::CallContext;
 use crate::error::{ErrorKind, RpcError, RpcResult};
 use crate::stub::{RpcPromise, Stub};
 use crate::target::{panic_error, report_uncaught, BoxFuture, Lineage, Target};
@@ -63,19 +64,26 @@ pub(crate) enum Spawner {
 pub(crate) trait TaskSink: Send + Sync {
     /// Runs `task`; if the sink is closed, the task is dropped (cancelled).
     fn spawn_task(&self, task: BoxFuture<'static, ()>);
+    /// Runs `task` as background work (`wait_until`): it may outlive the session for a while.
+    fn spawn_background(&self, task: BoxFuture<'static, ()>);
 }
 
 impl Spawner {
     fn spawn(&self, task: BoxFuture<'static, ()>) {
         match self {
-            Spawner::Runtime => match tokio::runtime::Handle::try_current() {
-                Ok(handle) => {
-                    handle.spawn(task);
-                }
-                Err(_) => run_detached(task),
-            },
+            Spawner::Runtime => spawn_on_runtime(task),
             Spawner::Session(sink) => sink.spawn_task(task),
         }
+    }
+}
+
+/// Spawns `task` on the current Tokio runtime (or, outside one, polls it once and reports).
+pub(crate) fn spawn_on_runtime(task: BoxFuture<'static, ()>) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => {
+            handle.spawn(task);
+        }
+        Err(_) => run_detached(task),
     }
 }
 
@@ -116,7 +124,7 @@ impl Hook {
     /// Calls the member at `path` (an empty path calls the target itself as a function).
     pub(crate) fn call(&self, path: &[PathKey], args: Vec<Value>, spawner: &Spawner) -> Hook {
         match self {
-            Hook::Local(lineage) => local_call(&lineage.target, path, args, spawner),
+            Hook::Local(lineage) => local_call(lineage, path, args, spawner),
             Hook::Import(import) => import.send(path, Some(args), spawner),
             Hook::Promise(cell) => cell.call(path, args, spawner),
             Hook::Value(value) => match follow(value, path) {
@@ -241,15 +249,15 @@ fn join(path: &[PathKey]) -> String {
         .join(".")
 }
 
-fn local_call(target: &Arc<dyn Target>, path: &[PathKey], args: Vec<Value>, sp: &Spawner) -> Hook {
+fn local_call(lineage: &Arc<Lineage>, path: &[PathKey], args: Vec<Value>, sp: &Spawner) -> Hook {
     match path {
-        [] => start_call(target.clone(), String::new(), args, sp),
+        [] => start_call(lineage.clone(), String::new(), args, sp),
         [PathKey::Name(method)] if !is_forbidden_name(method) => {
-            start_call(target.clone(), method.clone(), args, sp)
+            start_call(lineage.clone(), method.clone(), args, sp)
         }
         [last] => Hook::Error(RpcError::not_a_function(&last.as_display())),
         [first, rest @ ..] => {
-            local_get(target, std::slice::from_ref(first), sp).call(rest, args, sp)
+            local_get(&lineage.target, std::slice::from_ref(first), sp).call(rest, args, sp)
         }
     }
 }
@@ -268,17 +276,23 @@ fn local_get(target: &Arc<dyn Target>, path: &[PathKey], sp: &Spawner) -> Hook {
     hook.get(rest, sp)
 }
 
-/// Starts `target.call(method, args)` once its promise arguments have resolved (rule P2).
-fn start_call(target: Arc<dyn Target>, method: String, args: Vec<Value>, sp: &Spawner) -> Hook {
-    run_on_cell(sp, async move {
+/// Starts `target.call(method, args)` once its promise arguments have resolved (rule P2). A call
+/// from a peer runs in a new execution context (rule L9); the lineage is held until the call
+/// returns, so a context that created the target lasts at least that long.
+fn start_call(lineage: Arc<Lineage>, method: String, args: Vec<Value>, sp: &Spawner) -> Hook {
+    let work = async move {
         let args = substitute(Value::Array(args)).await?;
         let Value::Array(args) = args else {
             return Err(RpcError::error(
                 "argument substitution lost the argument list",
             ));
         };
-        guard_panics(&method, target.call(&method, args)).await
-    })
+        guard_panics(&method, lineage.target.call(&method, args)).await
+    };
+    match sp {
+        Spawner::Session(sink) => run_on_cell(sp, CallContext::new(sink.clone()).scope(work)),
+        Spawner::Runtime => run_on_cell(sp, work),
+    }
 }
 
 fn start_get(target: Arc<dyn Target>, name: String, sp: &Spawner) -> Hook {

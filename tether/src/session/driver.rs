@@ -24,6 +24,15 @@ use crate::wire::{self, EncodeOptions, OutMessage};
 /// How long an ending session keeps reading to let the peer close its side.
 const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// The futures a session runs.
+#[derive(Default)]
+struct Tasks {
+    /// Calls in progress: cancelled when the session ends (rule L10).
+    handlers: JoinSet<()>,
+    /// `wait_until` work: waited for, up to a grace period, when the session ends (rule L9).
+    background: JoinSet<()>,
+}
+
 /// Why and how a session ends.
 pub(super) struct Ending {
     pub(super) error: RpcError,
@@ -127,7 +136,7 @@ impl Core {
         }
     }
 
-    fn handle_command(&mut self, command: Command, tasks: &mut JoinSet<()>) {
+    fn handle_command(&mut self, command: Command, tasks: &mut Tasks) {
         match command {
             Command::Push {
                 target,
@@ -173,7 +182,10 @@ impl Core {
                 }
             }
             Command::Spawn(task) => {
-                tasks.spawn(task);
+                tasks.handlers.spawn(task);
+            }
+            Command::SpawnBackground(task) => {
+                tasks.background.spawn(task);
             }
             Command::Settled { export_id, result } => self.send_settled(export_id, *result),
             Command::Shutdown { reason, grace } => {
@@ -193,7 +205,7 @@ impl Core {
         mut sink: S,
         mut stream: R,
         rx: &mut UnboundedReceiver<Command>,
-        mut tasks: JoinSet<()>,
+        mut tasks: Tasks,
     ) -> RpcResult<()>
     where
         S: futures_util::Sink<String> + Unpin,
@@ -222,8 +234,17 @@ impl Core {
         }
         let _ = sink.close().await;
 
-        tasks.shutdown().await;
+        tasks.handlers.shutdown().await;
         self.teardown(&broken, rx);
+        // `wait_until` work may finish, within its grace period (rule L9); a graceful shutdown
+        // has already given it until its own deadline.
+        let grace = match &self.shutting_down {
+            Some((_, deadline)) => deadline.saturating_duration_since(tokio::time::Instant::now()),
+            None => self.options.wait_until_grace,
+        };
+        let background = async { while tasks.background.join_next().await.is_some() {} };
+        let _ = tokio::time::timeout(grace, background).await;
+        tasks.background.shutdown().await;
         // Linger: read (and ignore) what the peer still sends until it closes too. Closing a
         // socket with unread input makes TCP reset the connection, and the peer could lose our
         // abort message and close frame.
@@ -298,7 +319,7 @@ pub(super) async fn run(
     let mut guard = DropGuard { core, rx };
     let DropGuard { core, rx } = &mut guard;
     let (mut sink, mut stream) = transport.split();
-    let mut tasks: JoinSet<()> = JoinSet::new();
+    let mut tasks = Tasks::default();
     let mut input_open = true;
     loop {
         if !core.outbox.is_empty() {
@@ -320,7 +341,8 @@ pub(super) async fn run(
             break;
         }
         if let Some((reason, deadline)) = &core.shutting_down {
-            if tasks.is_empty() || tokio::time::Instant::now() >= *deadline {
+            let idle = tasks.handlers.is_empty() && tasks.background.is_empty();
+            if idle || tokio::time::Instant::now() >= *deadline {
                 let reason = reason.clone();
                 core.end(Ending {
                     error: reason,
@@ -346,7 +368,8 @@ pub(super) async fn run(
                 }
                 None => core.end(Ending::clean("Peer closed the connection.")),
             },
-            Some(_) = tasks.join_next() => {}
+            Some(_) = tasks.handlers.join_next() => {}
+            Some(_) = tasks.background.join_next() => {}
             () = sleep_until_deadline(&core.shutting_down) => {}
         }
     }

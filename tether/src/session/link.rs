@@ -43,6 +43,8 @@ pub(crate) enum Command {
     OnBroken(Arc<ImportSlot>, BrokenCallback),
     /// Run this task in the session's task set.
     Spawn(BoxFuture<'static, ()>),
+    /// Run this `wait_until` work in the session's background set.
+    SpawnBackground(BoxFuture<'static, ()>),
     /// End the session gracefully: let in-flight calls finish (up to `grace`), then abort with
     /// `reason` (sent to the peer).
     Shutdown { reason: RpcError, grace: Duration },
@@ -91,5 +93,12 @@ impl TaskSink for SessionLink {
     fn spawn_task(&self, task: BoxFuture<'static, ()>) {
         // A closed session drops the task: cancelled with the session (rule L10).
         let _ = self.send(Command::Spawn(task));
+    }
+
+    fn spawn_background(&self, task: BoxFuture<'static, ()>) {
+        if let Err(Command::SpawnBackground(task)) = self.send(Command::SpawnBackground(task)) {
+            // The session has ended: background work is still allowed to finish.
+            crate::hook::spawn_on_runtime(task);
+        }
     }
 }

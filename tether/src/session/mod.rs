@@ -38,7 +38,7 @@ use crate::transport::Transport;
 use crate::wire::Limits;
 
 /// Options for one session.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct SessionOptions {
     /// Receive-side limits (message size, nesting depth, bigint length).
     pub limits: Limits,
@@ -48,6 +48,19 @@ pub struct SessionOptions {
     /// main stub does in capnweb. Clients usually want this; servers (which rarely hold the
     /// client's main) must not.
     pub close_when_main_dropped: bool,
+    /// When the session ends, how long `wait_until` work may still run before it is cancelled.
+    pub wait_until_grace: Duration,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            expose_stacks: false,
+            close_when_main_dropped: false,
+            wait_until_grace: Duration::from_secs(30),
+        }
+    }
 }
 
 /// What a session does when the peer's input ends.

@@ -24,22 +24,51 @@ use crate::stub::Stub;
 
 /// Runs one batch against `main` and returns the response body, or the error that aborted the
 /// batch (a malformed line).
+///
+/// The reply is ready as soon as every pulled answer is in; the session then ends in the
+/// background (its exports are released, and `wait_until` work may finish), so the response is
+/// not held up by it.
 pub async fn run_batch(body: &str, main: Stub, options: SessionOptions) -> RpcResult<String> {
     let lines: VecDeque<String> = body
         .split('\n')
         .filter(|line| !line.is_empty())
         .map(str::to_owned)
         .collect();
-    let replies = Arc::new(Mutex::new(Vec::new()));
+    let (done, replies) = oneshot::channel();
     let transport = ServerBatch {
         lines,
-        replies: replies.clone(),
+        replies: Vec::new(),
+        done: Some(done),
     };
     let (_client_main, driver) =
         RpcSession::open_with(transport, Some(main), options, OnEof::Drain);
-    driver.await?;
-    let replies = lock(&replies);
+    let session = tokio::spawn(driver.into_future());
+    let Ok(replies) = replies.await else {
+        // The session ended without closing its transport: report how it ended.
+        return match session.await {
+            Ok(Err(error)) => Err(error),
+            _ => Err(RpcError::error("RPC batch ended unexpectedly.")),
+        };
+    };
+    if let Some(error) = replies.last().and_then(|line| aborted_with(line)) {
+        return Err(error);
+    }
     Ok(replies.join("\n"))
+}
+
+/// The error of an `["abort", ["error", type, message, ...]]` line.
+fn aborted_with(line: &str) -> Option<RpcError> {
+    if !line.starts_with("[\"abort\"") {
+        return None;
+    }
+    let parsed: serde_json::Value = serde_json::from_str(line).ok()?;
+    let name = parsed.get(1)?.get(1)?.as_str().unwrap_or("Error");
+    let message = parsed
+        .get(1)?
+        .get(2)?
+        .as_str()
+        .unwrap_or("RPC batch aborted.");
+    Some(RpcError::new(name, message))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -47,10 +76,12 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
-/// The server's end of a batch: the request's lines in, replies collected.
+/// The server's end of a batch: the request's lines in, replies collected and handed over when
+/// the session closes its side.
 struct ServerBatch {
     lines: VecDeque<String>,
-    replies: Arc<Mutex<Vec<String>>>,
+    replies: Vec<String>,
+    done: Option<oneshot::Sender<Vec<String>>>,
 }
 
 impl Stream for ServerBatch {
@@ -65,14 +96,18 @@ impl Sink<String> for ServerBatch {
     fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
     }
-    fn start_send(self: Pin<&mut Self>, item: String) -> Result<(), Self::Error> {
-        lock(&self.replies).push(item);
+    fn start_send(mut self: Pin<&mut Self>, item: String) -> Result<(), Self::Error> {
+        self.replies.push(item);
         Ok(())
     }
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
     }
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+    fn poll_close(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        if let Some(done) = self.done.take() {
+            let replies = std::mem::take(&mut self.replies);
+            let _ = done.send(replies);
+        }
         Poll::Ready(Ok(()))
     }
 }
@@ -145,7 +180,7 @@ impl Stream for ClientBatch {
     }
 }
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 
 impl Sink<String> for ClientBatch {
     type Error = TransportError;

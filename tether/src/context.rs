@@ -1,0 +1,104 @@
+//! Execution contexts (rule L9): the span of one incoming call, and what it owns.
+//!
+//! Every call that arrives from a peer runs inside a [`CallContext`], available to the handler
+//! through [`CallContext::current`]. The context ends when the handler has returned *and* every
+//! stub created during the call (and so possibly passed out in the result) has been released,
+//! with the calls made through them returned. When it ends, the cleanups registered with
+//! [`CallContext::defer`] run, newest first. If the peer disconnects, the handler's future is
+//! dropped at once and the session releases what it exported, so the context ends then.
+//!
+//! What Rust already does for free: stubs the handler obtained during the call and did not keep
+//! are dropped, and so released, when it returns.
+//!
+//! [`CallContext::wait_until`] keeps work running past the response: the session (and a server
+//! shutting down) waits for it, up to [`SessionOptions::wait_until_grace`](crate::SessionOptions),
+//! before cancelling it.
+//!
+//! ```
+//! use tether::context::CallContext;
+//! # async fn handler() {
+//! if let Some(ctx) = CallContext::current() {
+//!     ctx.defer(|| println!("the call's context ended"));
+//!     ctx.wait_until(async { /* write an audit log after the response */ });
+//! }
+//! # }
+//! ```
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+
+use crate::hook::TaskSink;
+use crate::target::{panic_error, report_uncaught};
+
+tokio::task_local! {
+    static CURRENT: CallContext;
+}
+
+/// The execution context of one incoming call. Cloning shares it.
+#[derive(Clone)]
+pub struct CallContext {
+    inner: Arc<Inner>,
+}
+
+type Cleanup = Box<dyn FnOnce() + Send>;
+
+struct Inner {
+    cleanups: Mutex<Vec<Cleanup>>,
+    background: Arc<dyn TaskSink>,
+}
+
+impl CallContext {
+    pub(crate) fn new(background: Arc<dyn TaskSink>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                cleanups: Mutex::new(Vec::new()),
+                background,
+            }),
+        }
+    }
+
+    /// The context of the incoming call this task is handling, if any.
+    pub fn current() -> Option<CallContext> {
+        CURRENT.try_with(CallContext::clone).ok()
+    }
+
+    /// Runs `future` inside this context (it is what `current` returns there).
+    pub(crate) fn scope<F: Future>(self, future: F) -> impl Future<Output = F::Output> {
+        CURRENT.scope(self, future)
+    }
+
+    /// Keeps `work` running after the call has returned. The session waits for it when it ends
+    /// (and a server shutting down waits for the session), up to a deadline, then cancels it.
+    pub fn wait_until(&self, work: impl Future<Output = ()> + Send + 'static) {
+        self.inner.background.spawn_background(Box::pin(work));
+    }
+
+    /// Registers `cleanup` to run when the context ends (newest first). A panicking cleanup is
+    /// reported to the uncaught-error hook; the others still run.
+    pub fn defer(&self, cleanup: impl FnOnce() + Send + 'static) {
+        lock(&self.inner.cleanups).push(Box::new(cleanup));
+    }
+}
+
+impl std::fmt::Debug for CallContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallContext")
+    }
+}
+
+fn lock(cleanups: &Mutex<Vec<Cleanup>>) -> std::sync::MutexGuard<'_, Vec<Cleanup>> {
+    // A list of closures: a panic elsewhere cannot leave it half-written.
+    cleanups.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let cleanups = std::mem::take(&mut *lock(&self.cleanups));
+        for cleanup in cleanups.into_iter().rev() {
+            if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(cleanup)) {
+                report_uncaught(&panic_error("context cleanup", panic.as_ref()));
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Rule L9: execution contexts. Each incoming call runs in a `CallContext`; its cleanups run when
+//! the handler has returned and every stub created during the call is released; `wait_until`
+//! keeps work running past the response; a disconnect cancels the context at once.
+#![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use tether::context::CallContext;
+use tether::{BoxFuture, RpcError, RpcResult, Stub, Target, Value};
+
+/// Counts context endings and background work, per test.
+#[derive(Default)]
+struct Counters {
+    ended: AtomicUsize,
+    background_done: AtomicUsize,
+}
+
+struct Service(Arc<Counters>);
+
+impl Target for Service {
+    fn call<'a>(&'a self, method: &'a str, _args: Vec<Value>) -> BoxFuture<'a, RpcResult> {
+        Box::pin(async move {
+            let ctx = CallContext::current().ok_or_else(|| RpcError::error("no context"))?;
+            let counters = self.0.clone();
+            ctx.defer(move || {
+                counters.ended.fetch_add(1, Ordering::SeqCst);
+            });
+            match method {
+                "plain" => Ok(1.into()),
+                "giveStub" => Ok(Stub::new(Counter(std::sync::Mutex::new(0.0))).into()),
+                "later" => {
+                    let counters = self.0.clone();
+                    ctx.wait_until(async move {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        counters.background_done.fetch_add(1, Ordering::SeqCst);
+                    });
+                    Ok("answered".into())
+                }
+                "hang" => std::future::pending().await,
+                _ => Err(RpcError::not_a_function(method)),
+            }
+        })
+    }
+}
+
+fn service() -> (Stub, Arc<Counters>) {
+    let counters = Arc::new(Counters::default());
+    (Stub::new(Service(counters.clone())), counters)
+}
+
+#[tokio::test]
+async fn l9_the_context_ends_when_the_handler_returns() {
+    let (main, counters) = service();
+    let conn = connect(main);
+    assert_eq!(
+        conn.api.call("plain", vec![]).await.unwrap().as_f64(),
+        Some(1.0)
+    );
+    wait_until("the context ended", || {
+        counters.ended.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    // Local calls have no call context.
+    assert!(CallContext::current().is_none());
+}
+
+#[tokio::test]
+async fn l9_a_stub_passed_out_extends_the_context_until_it_is_released() {
+    let (main, counters) = service();
+    let conn = connect(main);
+    let stub = conn
+        .api
+        .call("giveStub", vec![])
+        .await
+        .unwrap()
+        .into_stub()
+        .unwrap();
+    assert_eq!(
+        stub.call("increment", vec![2.into()])
+            .await
+            .unwrap()
+            .as_f64(),
+        Some(2.0)
+    );
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert_eq!(
+        counters.ended.load(Ordering::SeqCst),
+        0,
+        "alive while the stub is held"
+    );
+    drop(stub);
+    wait_until("the context ended", || {
+        counters.ended.load(Ordering::SeqCst) == 1
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn l9_wait_until_keeps_work_running_past_the_response_and_past_a_disconnect() {
+    let (main, counters) = service();
+    let conn = connect(main);
+    assert_eq!(
+        conn.api.call("later", vec![]).await.unwrap().as_str(),
+        Some("answered")
+    );
+    assert_eq!(
+        counters.background_done.load(Ordering::SeqCst),
+        0,
+        "the answer came first"
+    );
+    conn.client.abort(); // The client goes away; the server's background work still finishes.
+    wait_until("the background work finished", || {
+        counters.background_done.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    assert!(conn.server.await.unwrap().is_ok());
+}
+
+#[tokio::test]
+async fn l9_a_disconnect_cancels_the_context_at_once() {
+    let (main, counters) = service();
+    let conn = connect(main);
+    let pending = conn.api.call("hang", vec![]);
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert_eq!(counters.ended.load(Ordering::SeqCst), 0);
+    conn.client.abort();
+    wait_until("the context was cancelled", || {
+        counters.ended.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    assert!(pending.await.is_err());
+}
