@@ -47,6 +47,9 @@
 //! | [`value`] | [`Value`], the dynamic value model (JSON plus undefined, bigint, dates, bytes, errors, stubs) |
 //! | [`error`] | [`RpcError`], the one error type that crosses the wire, and [`ErrorKind`] |
 //! | [`target`] | the [`Target`] trait, closures as targets, disposers and the uncaught-error hook |
+//! | [`context`] | [`context::CallContext`]: the execution context of an incoming call, `wait_until` |
+//! | [`dispose`] | `Disposable`/`AsyncDisposable`, `DisposableStack`/`AsyncDisposableStack`, timers, `run_until_signal` |
+//! | [`typed`] | the typed API's runtime (serde bridge, typed promises); the macro is [`interface`] |
 //! | [`stub`] | [`Stub`] and [`RpcPromise`], the handles application code holds |
 //! | `hook` | (internal) the kinds of reference behind a stub: local, import, pending, value, broken |
 //! | [`session`] | [`RpcSession`]: one connection, the task that owns its import and export tables |
@@ -69,6 +72,7 @@
 //! | an unawaited promise can be disposed (L12) | dropping an [`RpcPromise`] sends its `release` |
 
 pub mod context;
+pub mod dispose;
 pub mod error;
 pub(crate) mod hook;
 #[cfg(feature = "net")]
@@ -77,6 +81,7 @@ pub mod session;
 pub mod stub;
 pub mod target;
 pub mod transport;
+pub mod typed;
 pub mod value;
 pub(crate) mod wire;
 
@@ -86,3 +91,7 @@ pub use stub::{RpcPromise, Stub};
 pub use target::{set_uncaught_error_hook, BoxFuture, Target};
 pub use value::{BigInt, Bytes, BytesKind, Object, Value};
 pub use wire::Limits;
+
+/// Declares an RPC interface as a Rust trait: one definition gives the trait, a server adapter
+/// (`{Trait}Server`) and a typed client (`{Trait}Client`). See [`typed`] and the `tether-macros` crate.
+pub use tether_macros::interface;

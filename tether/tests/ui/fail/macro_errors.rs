@@ -1,0 +1,23 @@
+//! Every problem in an interface is reported at once, each at its own place.
+// expect: interface methods must be `async fn`
+// expect: interface methods take `&self`
+// expect: a #[getter] or #[dispose] member takes no parameters besides `&self`
+// expect: interface methods cannot be generic
+// expect: are called `sameName` in JavaScript
+// expect: write `#[rename = "jsName"]`
+
+#[tether::interface]
+trait Broken {
+    fn not_async(&self) -> i32;
+    async fn by_value(self) -> i32;
+    #[getter]
+    async fn size(&self, unit: String) -> i32;
+    async fn generic<T>(&self, x: i32) -> i32;
+    async fn same_name(&self) -> i32;
+    #[rename = "sameName"]
+    async fn other(&self) -> i32;
+    #[rename(js)]
+    async fn bad_rename(&self) -> i32;
+}
+
+fn main() {}
