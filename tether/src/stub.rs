@@ -295,3 +295,26 @@ mod tests {
         check::<Value>();
     }
 }
+
+/// Disposing through the trait (e.g. from a [`DisposableStack`](crate::dispose::DisposableStack))
+/// releases the reference at once; later use of this handle fails with a `Disposed` error.
+impl crate::dispose::Disposable for Stub {
+    fn dispose(&mut self) -> Result<(), crate::dispose::DisposeError> {
+        self.hook = Hook::Error(disposed());
+        Ok(())
+    }
+}
+
+/// Disposing through the trait releases the promise at once (rule L12 if it was never awaited).
+impl crate::dispose::Disposable for RpcPromise {
+    fn dispose(&mut self) -> Result<(), crate::dispose::DisposeError> {
+        self.hook = Hook::Error(disposed());
+        self.path.clear();
+        Ok(())
+    }
+}
+
+fn disposed() -> RpcError {
+    RpcError::error("Attempted to use RPC stub after it has been disposed.")
+        .with_kind(crate::ErrorKind::Disposed)
+}

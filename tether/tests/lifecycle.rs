@@ -485,3 +485,32 @@ async fn l12_disposing_an_unawaited_promise_releases_it_without_a_pull() {
         "no resolution sent"
     );
 }
+
+#[tokio::test]
+async fn l2_disposing_through_a_disposable_stack_releases_and_later_use_is_an_error() {
+    use tether::dispose::{Disposable, DisposableStack};
+    let conn = connect(api());
+    let tag = tag("l2-stack");
+    let mut stub = conn
+        .api
+        .call("makeDisposable", args([tag.as_str().into()]))
+        .await
+        .unwrap()
+        .into_stub()
+        .unwrap();
+    let mut stack = DisposableStack::new();
+    stack.use_resource(stub.clone()).unwrap();
+    stack.dispose().unwrap();
+    assert_eq!(
+        stub.call("ping", vec![]).await.unwrap().as_str(),
+        Some("pong"),
+        "the clone is its own handle"
+    );
+    Disposable::dispose(&mut stub).unwrap();
+    wait_until("the disposer ran", || disposed_count(&tag) == 1).await;
+    let error = stub.call("ping", vec![]).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Disposed);
+    Disposable::dispose(&mut stub).unwrap(); // Idempotent.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    assert_eq!(disposed_count(&tag), 1);
+}

@@ -194,3 +194,11 @@ impl std::fmt::Debug for SessionDriver {
         f.write_str("SessionDriver")
     }
 }
+
+/// Disposing a session handle shuts the session down now (no grace period).
+impl crate::dispose::Disposable for SessionHandle {
+    fn dispose(&mut self) -> Result<(), crate::dispose::DisposeError> {
+        self.shutdown("RPC session was disposed.", Duration::ZERO);
+        Ok(())
+    }
+}
