@@ -283,19 +283,6 @@ fn describe(hook: &Hook) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn handles_are_send_and_sync() {
-        fn check<T: Send + Sync>() {}
-        check::<Stub>();
-        check::<RpcPromise>();
-        check::<Value>();
-    }
-}
-
 /// Disposing through the trait (e.g. from a [`DisposableStack`](crate::dispose::DisposableStack))
 /// releases the reference at once; later use of this handle fails with a `Disposed` error.
 impl crate::dispose::Disposable for Stub {
@@ -317,4 +304,17 @@ impl crate::dispose::Disposable for RpcPromise {
 fn disposed() -> RpcError {
     RpcError::error("Attempted to use RPC stub after it has been disposed.")
         .with_kind(crate::ErrorKind::Disposed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Stub>();
+        check::<RpcPromise>();
+        check::<Value>();
+    }
 }
