@@ -10,19 +10,30 @@
 //! A target's disposer runs exactly when the last stub of its lineage is gone.
 //!
 //! ```
-//! use tether::{transport::memory, BoxFuture, RpcError, RpcResult, RpcSession, SessionOptions, Stub, Target, Value};
+//! use std::sync::atomic::{AtomicI64, Ordering};
+//! use tether::{transport::memory, RpcResult, RpcSession, SessionOptions};
 //!
-//! struct Calculator;
+//! #[tether::interface]
+//! pub trait Counter {
+//!     async fn increment(&self, by: Option<i64>) -> i64;
+//! }
 //!
-//! impl Target for Calculator {
-//!     fn call<'a>(&'a self, method: &'a str, args: Vec<Value>) -> BoxFuture<'a, RpcResult> {
-//!         Box::pin(async move {
-//!             let x = args.first().and_then(Value::as_f64).unwrap_or(0.0);
-//!             match method {
-//!                 "square" => Ok((x * x).into()),
-//!                 _ => Err(RpcError::not_a_function(method)),
-//!             }
-//!         })
+//! #[tether::interface]
+//! pub trait Api {
+//!     async fn make_counter(&self, start: i64) -> CounterClient;
+//! }
+//!
+//! struct Count(AtomicI64);
+//! impl Counter for Count {
+//!     async fn increment(&self, by: Option<i64>) -> i64 {
+//!         self.0.fetch_add(by.unwrap_or(1), Ordering::SeqCst) + by.unwrap_or(1)
+//!     }
+//! }
+//!
+//! struct Server;
+//! impl Api for Server {
+//!     async fn make_counter(&self, start: i64) -> CounterClient {
+//!         CounterClient::serve(Count(AtomicI64::new(start)))
 //!     }
 //! }
 //!
@@ -30,15 +41,19 @@
 //! # async fn main() -> RpcResult<()> {
 //! // Two ends of an in-process connection; over a network, use `transport::websocket`.
 //! let (client_end, server_end) = memory::pair();
-//! let (_, _server) = RpcSession::spawn(server_end, Some(Stub::new(Calculator)), SessionOptions::default());
-//! let (calc, _client) = RpcSession::spawn(client_end, None, SessionOptions::default());
+//! let main = ApiClient::serve(Server).into_stub();
+//! let (_, _server) = RpcSession::spawn(server_end, Some(main), SessionOptions::default());
+//! let (remote, _client) = RpcSession::spawn(client_end, None, SessionOptions::default());
+//! let api = ApiClient::from_stub(remote);
 //!
-//! // The first call's result is passed to the second before it has arrived: one round trip.
-//! let four = calc.call("square", vec![2.into()]);
-//! let sixteen = calc.call("square", vec![four.into()]).await?;
-//! assert_eq!(sixteen.as_f64(), Some(16.0));
+//! // The counter is used before it has arrived: both calls travel at once, one round trip.
+//! let value = api.make_counter(10).increment(Some(5)).await?;
+//! assert_eq!(value, 15);
 //! # Ok(()) }
 //! ```
+//!
+//! Underneath, the dynamic API is the escape hatch: a [`Target`] dispatches calls by member
+//! name, [`Stub::call`] takes and returns [`Value`]s.
 //!
 //! ## Layout
 //!
@@ -95,3 +110,8 @@ pub use wire::Limits;
 /// Declares an RPC interface as a Rust trait: one definition gives the trait, a server adapter
 /// (`{Trait}Server`) and a typed client (`{Trait}Client`). See [`typed`] and the `tether-macros` crate.
 pub use tether_macros::interface;
+
+/// The README's code blocks, compiled as doc tests so they cannot rot.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
