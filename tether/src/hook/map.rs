@@ -14,7 +14,7 @@ use serde_json::Value as Json;
 
 use super::{Hook, Spawner};
 use crate::error::RpcError;
-use crate::stub::{RpcPromise, Stub};
+use crate::stub::RpcPromise;
 use crate::value::{PathKey, Value};
 use crate::wire::{self, Capture, Importer, Limits};
 
@@ -143,16 +143,7 @@ impl Importer for MapTable<'_> {
         promise: bool,
     ) -> Result<Value, RpcError> {
         let hook = self.lookup(id)?;
-        let spawner = &self.mapper.spawner;
-        let result = match args {
-            Some(args) => hook.call(&path, args, spawner),
-            None => hook.get(&path, spawner),
-        };
-        Ok(if promise {
-            Value::Promise(RpcPromise::from_hook(result))
-        } else {
-            Value::Stub(Stub { hook: result })
-        })
+        Ok(hook.reference(&path, args, promise, &self.mapper.spawner))
     }
 
     fn import_stub(&mut self, _: i64) -> Result<Value, RpcError> {

@@ -154,6 +154,26 @@ impl Hook {
         }
     }
 
+    /// What a peer's `["import" | "pipeline", id, path, args?]` naming this hook evaluates to:
+    /// a call (`args` given) or property read, as a promise (`pipeline`) or a stub (`import`).
+    pub(crate) fn reference(
+        &self,
+        path: &[PathKey],
+        args: Option<Vec<Value>>,
+        promise: bool,
+        spawner: &Spawner,
+    ) -> Value {
+        let result = match args {
+            Some(args) => self.call(path, args, spawner),
+            None => self.get(path, spawner),
+        };
+        if promise {
+            Value::Promise(RpcPromise::from_hook(result))
+        } else {
+            Value::Stub(Stub { hook: result })
+        }
+    }
+
     /// Maps the value at `path` with a recorded mapper (rule P5): sent as one `remap` when the
     /// value is remote, replayed here otherwise.
     pub(crate) fn map(&self, path: &[PathKey], recording: record::Recorder) -> Hook {

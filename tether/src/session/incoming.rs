@@ -163,15 +163,7 @@ impl Importer for Refs<'_> {
             .hook(id)
             .ok_or_else(|| RpcError::no_such_entry(id))?;
         let spawner = Spawner::Session(self.link.clone());
-        let result = match args {
-            Some(args) => hook.call(&path, args, &spawner),
-            None => hook.get(&path, &spawner),
-        };
-        Ok(if promise {
-            Value::Promise(RpcPromise::from_hook(result))
-        } else {
-            Value::Stub(Stub { hook: result })
-        })
+        Ok(hook.reference(&path, args, promise, &spawner))
     }
 
     fn import_stub(&mut self, id: i64) -> Result<Value, RpcError> {
