@@ -1,21 +1,29 @@
-//! The contract's **Counter**: a pass-by-reference object with a method and a getter.
+//! The contract's **Counter**, declared as a typed interface: a pass-by-reference object with a
+//! method and a getter.
 //!
-//! `increment(amount = 1)` adds `amount` (a missing or `undefined` amount is 1) and returns the
-//! new value; `value` is a property. Calling `value()` as a method falls through to
-//! [`RpcError::not_a_function`], a `TypeError`, as the contract requires.
+//! `increment(amount = 1)` adds `amount` (a missing, `undefined` or `null` amount is 1) and
+//! returns the new value; `value` is a property, so calling `value()` as a method rejects with a
+//! `TypeError`, as the contract requires. A non-number amount is refused at the boundary with a
+//! `TypeError` naming `increment` and `amount`.
 
 use std::sync::Mutex;
 
-use tether::{BoxFuture, RpcError, RpcResult, Target, Value};
-
-use crate::js;
+/// The contract's Counter (JavaScript names: `increment`, property `value`).
+#[tether::interface]
+pub(crate) trait Counter {
+    /// Adds `amount` (1 when missing) and returns the new value.
+    async fn increment(&self, amount: Option<f64>) -> f64;
+    /// The current value, as a property.
+    #[getter]
+    async fn value(&self) -> f64;
+}
 
 /// A counter holding a JavaScript number.
-pub(crate) struct Counter {
+pub(crate) struct CounterImpl {
     value: Mutex<f64>,
 }
 
-impl Counter {
+impl CounterImpl {
     /// A counter starting at `start`.
     pub(crate) fn new(start: f64) -> Self {
         Self {
@@ -23,41 +31,21 @@ impl Counter {
         }
     }
 
-    fn current(&self) -> f64 {
-        *self
-            .value
+    fn lock(&self) -> std::sync::MutexGuard<'_, f64> {
+        self.value
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
     }
 }
 
-impl Target for Counter {
-    fn call<'a>(&'a self, method: &'a str, args: Vec<Value>) -> BoxFuture<'a, RpcResult> {
-        Box::pin(async move {
-            match method {
-                "increment" => {
-                    let amount = match js::arg(&args, 0) {
-                        Value::Undefined => 1.0,
-                        other => js::to_number(other)?,
-                    };
-                    let mut value = self
-                        .value
-                        .lock()
-                        .unwrap_or_else(|poison| poison.into_inner());
-                    *value += amount;
-                    Ok(Value::Number(*value))
-                }
-                _ => Err(RpcError::not_a_function(method)),
-            }
-        })
+impl Counter for CounterImpl {
+    async fn increment(&self, amount: Option<f64>) -> f64 {
+        let mut value = self.lock();
+        *value += amount.unwrap_or(1.0);
+        *value
     }
 
-    fn get<'a>(&'a self, name: &'a str) -> BoxFuture<'a, RpcResult> {
-        Box::pin(async move {
-            Ok(match name {
-                "value" => Value::Number(self.current()),
-                _ => Value::Undefined,
-            })
-        })
+    async fn value(&self) -> f64 {
+        *self.lock()
     }
 }

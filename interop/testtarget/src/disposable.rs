@@ -1,13 +1,13 @@
-//! The contract's **Disposable** and the server-wide `disposedCount` table.
+//! The contract's **Disposable**, declared as a typed interface, and the server-wide
+//! `disposedCount` table.
 //!
-//! A Disposable answers `ping()` with `"pong"` and has a `tag` property. Its disposer runs once per
-//! lineage (once per hand-out: see `makeDisposableRepeated`) and adds 1 to the process-global
-//! count for its tag, which every session of either transport reads through `disposedCount(tag)`.
+//! A Disposable answers `ping()` with `"pong"` and has a `tag` property. Its disposer (the
+//! interface's `#[dispose]` hook) runs once per lineage (once per hand-out: see
+//! `makeDisposableRepeated`) and adds 1 to the process-global count for its tag, which every
+//! session of either transport reads through `disposedCount(tag)`.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-
-use tether::{BoxFuture, RpcError, RpcResult, Target, Value};
+use std::sync::Mutex;
 
 /// Disposer runs per tag, since the server started (all sessions, both transports).
 static DISPOSED: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
@@ -27,41 +27,41 @@ fn record_disposal(tag: &str) {
     *counts.entry(tag.to_owned()).or_default() += 1;
 }
 
+/// The contract's Disposable (JavaScript names: `ping`, property `tag`).
+#[tether::interface]
+pub(crate) trait Disposable {
+    /// Answers `"pong"`.
+    async fn ping(&self) -> String;
+    /// The tag it was made with, as a property.
+    #[getter]
+    async fn tag(&self) -> String;
+    /// The disposer: counts one disposal under the tag. Not reachable remotely.
+    #[dispose]
+    async fn disposed(&self);
+}
+
 /// An object whose disposal is observable through [`disposed_count`].
-pub(crate) struct Disposable {
+pub(crate) struct DisposableImpl {
     tag: String,
 }
 
-impl Disposable {
+impl DisposableImpl {
     /// A Disposable labelled `tag`.
     pub(crate) fn new(tag: String) -> Self {
         Self { tag }
     }
 }
 
-impl Target for Disposable {
-    fn call<'a>(&'a self, method: &'a str, _args: Vec<Value>) -> BoxFuture<'a, RpcResult> {
-        Box::pin(async move {
-            match method {
-                "ping" => Ok("pong".into()),
-                _ => Err(RpcError::not_a_function(method)),
-            }
-        })
+impl Disposable for DisposableImpl {
+    async fn ping(&self) -> String {
+        "pong".to_owned()
     }
 
-    fn get<'a>(&'a self, name: &'a str) -> BoxFuture<'a, RpcResult> {
-        Box::pin(async move {
-            Ok(match name {
-                "tag" => self.tag.clone().into(),
-                _ => Value::Undefined,
-            })
-        })
+    async fn tag(&self) -> String {
+        self.tag.clone()
     }
 
-    fn dispose(self: Arc<Self>) -> Option<BoxFuture<'static, RpcResult<()>>> {
-        Some(Box::pin(async move {
-            record_disposal(&self.tag);
-            Ok(())
-        }))
+    async fn disposed(&self) {
+        record_disposal(&self.tag);
     }
 }

@@ -1,68 +1,18 @@
-//! JavaScript-flavoured helpers for the contract's methods.
+//! JavaScript-flavoured helpers for the contract's methods that the typed parameters do not cover.
 //!
-//! The contract is written in JavaScript terms (default parameters, `counter.increment(i)` on
-//! whatever the client passed, `i * i` on a number). These helpers give the Rust methods the same
-//! behaviour for the inputs the contract cares about: argument access with `undefined` for a
-//! missing argument, number coercion, and calling a member of (or invoking) a received value,
-//! which may be a stub or a plain object whose member is a stub.
+//! The contract is written in JavaScript terms: `counter.increment(i)` on whatever the client
+//! passed (a stub, or a plain object whose `increment` member is a stub), and counts that follow
+//! `ToLength`. Numbers, strings and stubs are checked by the typed interface at the boundary;
+//! these helpers handle what stays untyped.
 
 use tether::{RpcError, RpcResult, Value};
 
-/// Takes argument `index` out of `args`; `undefined` when it was not passed.
-pub(crate) fn take(args: &mut [Value], index: usize) -> Value {
-    args.get_mut(index).map(std::mem::take).unwrap_or_default()
-}
-
-/// Argument `index`, or `undefined` when it was not passed.
-pub(crate) fn arg(args: &[Value], index: usize) -> &Value {
-    static UNDEFINED: Value = Value::Undefined;
-    args.get(index).unwrap_or(&UNDEFINED)
-}
-
-/// JavaScript's `Number(value)` for the values a number parameter can reasonably receive.
-/// A `bigint` cannot be mixed with numbers: `TypeError`, as in JavaScript.
-pub(crate) fn to_number(value: &Value) -> RpcResult<f64> {
-    Ok(match value {
-        Value::Number(n) | Value::Date(n) => *n,
-        Value::Null => 0.0,
-        Value::Bool(b) => f64::from(u8::from(*b)),
-        Value::String(s) => {
-            let s = s.trim();
-            if s.is_empty() {
-                0.0
-            } else {
-                s.parse().unwrap_or(f64::NAN)
-            }
-        }
-        Value::BigInt(_) => {
-            return Err(RpcError::type_error(
-                "Cannot mix BigInt and other types, use explicit conversions",
-            ))
-        }
-        _ => f64::NAN,
-    })
-}
-
-/// A string parameter with default `""` (for `undefined`). Other types are refused: the tags this
-/// server counts by are strings.
-pub(crate) fn tag(value: &Value) -> RpcResult<String> {
-    match value {
-        Value::Undefined => Ok(String::new()),
-        Value::String(s) => Ok(s.clone()),
-        other => Err(RpcError::type_error(format!(
-            "tag must be a string, got {}",
-            other.type_name()
-        ))),
-    }
-}
-
-/// A count parameter: `undefined` is `default`; otherwise JavaScript's `ToLength` (truncated,
-/// `NaN` and negatives are 0), refused with a `RangeError` above `max`.
-pub(crate) fn length(value: &Value, default: usize, max: usize) -> RpcResult<usize> {
-    if value.is_undefined() {
+/// A count parameter: `None` is `default`; otherwise JavaScript's `ToLength` (truncated, `NaN`
+/// and negatives are 0), refused with a `RangeError` above `max`.
+pub(crate) fn length(value: Option<f64>, default: usize, max: usize) -> RpcResult<usize> {
+    let Some(n) = value else {
         return Ok(default);
-    }
-    let n = to_number(value)?;
+    };
     if n.is_nan() || n <= 0.0 {
         return Ok(0);
     }
@@ -93,7 +43,7 @@ pub(crate) async fn call_member(target: Value, name: &str, args: Vec<Value>) -> 
 }
 
 /// `f(...args)`: `f` must be a stub (a client function or target) or a promise for one.
-pub(crate) async fn invoke(f: Value, args: Vec<Value>) -> RpcResult {
+async fn invoke(f: Value, args: Vec<Value>) -> RpcResult {
     match f {
         Value::Stub(stub) => stub.invoke(args).await,
         Value::Promise(promise) => promise.invoke(args).await,

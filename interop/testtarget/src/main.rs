@@ -4,9 +4,10 @@
 //!
 //! Usage: `tether-testtarget PORT` (normally through `interop/serve-testtarget PORT`, which builds
 //! it first). Serves WebSocket sessions and HTTP batch POSTs on every path of `127.0.0.1:PORT`,
-//! each session with a fresh [`test_target::TestTarget`], prints `listening PORT` on stdout once
-//! it accepts connections (`PORT` 0 picks a free port and prints it), and exits with status 0 on
-//! SIGTERM or SIGINT. Diagnostics go to stderr only.
+//! each session with a fresh main object (the typed interface [`test_target::TestTarget`], served
+//! by [`test_target::main_stub`]), prints `listening PORT` on stdout once it accepts connections
+//! (`PORT` 0 picks a free port and prints it), and exits with status 0 on SIGTERM or SIGINT.
+//! Diagnostics go to stderr only.
 
 mod counter;
 mod disposable;
@@ -66,7 +67,7 @@ async fn run(port: u16) -> std::io::Result<()> {
 
     let server = tether::server::serve(
         listener,
-        test_target::TestTarget::stub,
+        test_target::main_stub,
         tether::server::ServerOptions::default(),
     );
     tokio::select! {

@@ -1,34 +1,91 @@
-//! The contract's main object, **TestTarget**: a fresh one per session.
+//! The contract's main object, **TestTarget**, declared as a typed interface: a fresh one per
+//! session.
+//!
+//! Parameters are typed where the contract fixes their type (numbers, tags, callbacks), so a
+//! wrong argument is refused at the boundary with a `TypeError` naming the method and the
+//! parameter, before the body runs. Where the contract passes anything through (`echo`,
+//! `fireCallback`, `callFunction`'s argument) or accepts any object with an `increment` member
+//! (`incrementCounter`), the parameter is a [`Value`].
 //!
 //! Per-session state is the registered callback, held as a field: when the session ends (or the
-//! client releases the main stub) tether drops the main object's lineage, the disposer releases
-//! the callback, and dropping the object would release it anyway. Everything server-wide lives in
-//! [`crate::disposable`].
+//! client releases the main stub) tether drops the main object's lineage and the `#[dispose]`
+//! hook releases the callback; dropping the object would release it anyway. Everything
+//! server-wide lives in [`crate::disposable`].
 
 use std::sync::{Arc, Mutex};
 
-use tether::{BoxFuture, RpcError, RpcResult, Stub, Target, Value};
+use tether::{RpcError, Stub, Target, Value};
 
-use crate::counter::Counter;
-use crate::disposable::{disposed_count, Disposable};
-use crate::js::{self, arg, take};
+use crate::counter::{CounterClient, CounterImpl};
+use crate::disposable::{disposed_count, DisposableClient, DisposableImpl, DisposableServer};
+use crate::js;
 
 /// Most elements `generateFibonacci` and `makeDisposableRepeated` hand out in one call.
 const MAX_LENGTH: usize = 1 << 20;
 
+/// The contract's main object (JavaScript names in camelCase: `callSquare`, `makeCounter`, ...).
+#[tether::interface]
+pub(crate) trait TestTarget {
+    /// `i * i`.
+    async fn square(&self, i: f64) -> f64;
+    /// `{ result: await this.square(i) }`, called back through the stub it was given (normally
+    /// the client's stub of this very main object).
+    async fn call_square(&self, this: TestTargetClient, i: f64) -> Result<Value, RpcError>;
+    /// `{ result: await func(i) }`; an error from `func` is passed on unchanged.
+    async fn call_function(&self, func: Stub, i: Value) -> Result<Value, RpcError>;
+    /// Always rejects with `RangeError("test error")`.
+    async fn throw_error(&self) -> Result<(), RpcError>;
+    /// A new Counter starting at `i`.
+    async fn make_counter(&self, i: f64) -> CounterClient;
+    /// `await counter.increment(i)` (`i` defaults to 1) on a Counter stub or any client object
+    /// with an `increment` member.
+    async fn increment_counter(&self, counter: Value, i: Value) -> Result<Value, RpcError>;
+    /// The first `length` Fibonacci numbers, starting `[0, 1]`.
+    async fn generate_fibonacci(&self, length: f64) -> Result<Vec<f64>, RpcError>;
+    /// `null`.
+    async fn return_null(&self) -> Value;
+    /// `undefined`.
+    async fn return_undefined(&self) -> Value;
+    /// `i`.
+    async fn return_number(&self, i: f64) -> f64;
+    /// `x` unchanged, stubs included (a stub parameter is owned by the call and moves into the
+    /// result).
+    async fn echo(&self, x: Value) -> Value;
+    /// A new Disposable labelled `tag` (default `""`).
+    async fn make_disposable(&self, tag: Option<String>) -> DisposableClient;
+    /// The same Disposable `n` times (default 3), one hand-out (lineage) per slot.
+    async fn make_disposable_repeated(
+        &self,
+        tag: Option<String>,
+        n: Option<f64>,
+    ) -> Result<Vec<DisposableClient>, RpcError>;
+    /// How many times a Disposable disposer with `tag` (default `""`) has run, server-wide.
+    async fn disposed_count(&self, tag: Option<String>) -> u64;
+    /// Keeps `cb` (releasing a previously registered callback first); returns `undefined`.
+    async fn register_callback(&self, cb: Stub);
+    /// `await cb(x)` for the registered callback; `Error("no callback registered")` without one.
+    async fn fire_callback(&self, x: Value) -> Result<Value, RpcError>;
+    /// Releases the registered callback: `true`, or `false` if none was held.
+    async fn release_callback(&self) -> bool;
+    /// The session is over (or the client released the main stub): release the callback now,
+    /// even if an in-flight call still holds the object.
+    #[dispose]
+    async fn end_session(&self);
+}
+
+/// A new main object, as a stub: one per session.
+pub(crate) fn main_stub() -> Stub {
+    TestTargetClient::serve(TestTargetImpl::default()).into()
+}
+
 /// The main object of one session.
 #[derive(Default)]
-pub(crate) struct TestTarget {
+pub(crate) struct TestTargetImpl {
     /// The callback kept by `registerCallback` (our own reference), if any.
     callback: Mutex<Option<Stub>>,
 }
 
-impl TestTarget {
-    /// A new main object, as a stub: one per session.
-    pub(crate) fn stub() -> Stub {
-        Stub::new(TestTarget::default())
-    }
-
+impl TestTargetImpl {
     /// Replaces the registered callback, returning the previous one. The caller drops it (which
     /// releases it) after the lock is gone.
     fn swap_callback(&self, callback: Option<Stub>) -> Option<Stub> {
@@ -45,112 +102,108 @@ impl TestTarget {
             .unwrap_or_else(|poison| poison.into_inner())
             .clone()
     }
-
-    async fn dispatch(&self, method: &str, mut args: Vec<Value>) -> RpcResult {
-        match method {
-            "square" => match arg(&args, 0) {
-                Value::BigInt(i) => Ok(Value::BigInt(i * i)),
-                other => {
-                    let i = js::to_number(other)?;
-                    Ok(Value::Number(i * i))
-                }
-            },
-            "callSquare" => {
-                let this = take(&mut args, 0);
-                let i = take(&mut args, 1);
-                let result = js::call_member(this, "square", vec![i]).await?;
-                Ok(Value::object([("result", result)]))
-            }
-            "callFunction" => {
-                let func = take(&mut args, 0);
-                let i = take(&mut args, 1);
-                let result = js::invoke(func, vec![i]).await?;
-                Ok(Value::object([("result", result)]))
-            }
-            "throwError" => Err(RpcError::range_error("test error")),
-            "makeCounter" => {
-                let start = js::to_number(arg(&args, 0))?;
-                Ok(Stub::new(Counter::new(start)).into())
-            }
-            "incrementCounter" => {
-                let counter = take(&mut args, 0);
-                let amount = match take(&mut args, 1) {
-                    Value::Undefined => Value::Number(1.0),
-                    amount => amount,
-                };
-                js::call_member(counter, "increment", vec![amount]).await
-            }
-            "generateFibonacci" => {
-                let length = js::length(arg(&args, 0), 0, MAX_LENGTH)?;
-                let (mut a, mut b) = (0.0_f64, 1.0_f64);
-                let mut sequence = Vec::with_capacity(length);
-                for _ in 0..length {
-                    sequence.push(Value::Number(a));
-                    (a, b) = (b, a + b);
-                }
-                Ok(Value::Array(sequence))
-            }
-            "returnNull" => Ok(Value::Null),
-            "returnUndefined" => Ok(Value::Undefined),
-            // Returned unchanged: a stub argument is owned by the call and simply moves into the
-            // result.
-            "returnNumber" | "echo" => Ok(take(&mut args, 0)),
-            "makeDisposable" => {
-                let tag = js::tag(arg(&args, 0))?;
-                Ok(Stub::new(Disposable::new(tag)).into())
-            }
-            // One target, one new lineage per slot: each slot is a separate hand-out, so the
-            // disposer runs once per slot.
-            "makeDisposableRepeated" => {
-                let tag = js::tag(arg(&args, 0))?;
-                let n = js::length(arg(&args, 1), 3, MAX_LENGTH)?;
-                let target: Arc<dyn Target> = Arc::new(Disposable::new(tag));
-                Ok(Value::array(
-                    (0..n).map(|_| Stub::from_arc(target.clone()).into()),
-                ))
-            }
-            "disposedCount" => {
-                let tag = js::tag(arg(&args, 0))?;
-                Ok(Value::from(disposed_count(&tag)))
-            }
-            "registerCallback" => {
-                // A previously registered callback is released first, as the reference does.
-                drop(self.swap_callback(None));
-                let callback = match take(&mut args, 0) {
-                    Value::Stub(stub) => stub,
-                    Value::Promise(promise) => promise.to_stub(),
-                    other => {
-                        return Err(RpcError::type_error(format!(
-                            "registerCallback expects a function, got {}",
-                            other.type_name()
-                        )))
-                    }
-                };
-                drop(self.swap_callback(Some(callback)));
-                Ok(Value::Undefined)
-            }
-            "fireCallback" => {
-                let callback = self
-                    .callback()
-                    .ok_or_else(|| RpcError::error("no callback registered"))?;
-                let x = take(&mut args, 0);
-                callback.invoke(vec![x]).await
-            }
-            "releaseCallback" => Ok(Value::Bool(self.swap_callback(None).is_some())),
-            _ => Err(RpcError::not_a_function(method)),
-        }
-    }
 }
 
-impl Target for TestTarget {
-    fn call<'a>(&'a self, method: &'a str, args: Vec<Value>) -> BoxFuture<'a, RpcResult> {
-        Box::pin(self.dispatch(method, args))
+impl TestTarget for TestTargetImpl {
+    async fn square(&self, i: f64) -> f64 {
+        i * i
     }
 
-    /// The session is over (or the client released the main stub): release the callback now,
-    /// even if an in-flight call still holds the object.
-    fn dispose(self: Arc<Self>) -> Option<BoxFuture<'static, RpcResult<()>>> {
+    async fn call_square(&self, this: TestTargetClient, i: f64) -> Result<Value, RpcError> {
+        let result = this.square(i).await?;
+        Ok(Value::object([("result", result)]))
+    }
+
+    async fn call_function(&self, func: Stub, i: Value) -> Result<Value, RpcError> {
+        let result = func.invoke(vec![i]).await?;
+        Ok(Value::object([("result", result)]))
+    }
+
+    async fn throw_error(&self) -> Result<(), RpcError> {
+        Err(RpcError::range_error("test error"))
+    }
+
+    async fn make_counter(&self, i: f64) -> CounterClient {
+        CounterClient::serve(CounterImpl::new(i))
+    }
+
+    async fn increment_counter(&self, counter: Value, i: Value) -> Result<Value, RpcError> {
+        let amount = match i {
+            Value::Undefined => Value::Number(1.0),
+            amount => amount,
+        };
+        js::call_member(counter, "increment", vec![amount]).await
+    }
+
+    async fn generate_fibonacci(&self, length: f64) -> Result<Vec<f64>, RpcError> {
+        let length = js::length(Some(length), 0, MAX_LENGTH)?;
+        let (mut a, mut b) = (0.0_f64, 1.0_f64);
+        let mut sequence = Vec::with_capacity(length);
+        for _ in 0..length {
+            sequence.push(a);
+            (a, b) = (b, a + b);
+        }
+        Ok(sequence)
+    }
+
+    async fn return_null(&self) -> Value {
+        Value::Null
+    }
+
+    async fn return_undefined(&self) -> Value {
+        Value::Undefined
+    }
+
+    async fn return_number(&self, i: f64) -> f64 {
+        i
+    }
+
+    async fn echo(&self, x: Value) -> Value {
+        x
+    }
+
+    async fn make_disposable(&self, tag: Option<String>) -> DisposableClient {
+        DisposableClient::serve(DisposableImpl::new(tag.unwrap_or_default()))
+    }
+
+    async fn make_disposable_repeated(
+        &self,
+        tag: Option<String>,
+        n: Option<f64>,
+    ) -> Result<Vec<DisposableClient>, RpcError> {
+        let n = js::length(n, 3, MAX_LENGTH)?;
+        // One target, one new lineage per slot: each slot is a separate hand-out, so the disposer
+        // runs once per slot. (`DisposableClient::serve` would make a new target each time.)
+        let target: Arc<dyn Target> = Arc::new(DisposableServer::new(DisposableImpl::new(
+            tag.unwrap_or_default(),
+        )));
+        Ok((0..n)
+            .map(|_| DisposableClient::from_stub(Stub::from_arc(target.clone())))
+            .collect())
+    }
+
+    async fn disposed_count(&self, tag: Option<String>) -> u64 {
+        disposed_count(tag.as_deref().unwrap_or_default())
+    }
+
+    async fn register_callback(&self, cb: Stub) {
+        // A previously registered callback is released first, as the reference does.
         drop(self.swap_callback(None));
-        None
+        drop(self.swap_callback(Some(cb)));
+    }
+
+    async fn fire_callback(&self, x: Value) -> Result<Value, RpcError> {
+        let callback = self
+            .callback()
+            .ok_or_else(|| RpcError::error("no callback registered"))?;
+        callback.invoke(vec![x]).await
+    }
+
+    async fn release_callback(&self) -> bool {
+        self.swap_callback(None).is_some()
+    }
+
+    async fn end_session(&self) {
+        drop(self.swap_callback(None));
     }
 }

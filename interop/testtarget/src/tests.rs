@@ -1,5 +1,7 @@
 //! In-process checks of the contract's methods: a client session talks to a TestTarget over
-//! tether's memory transport (the network transports are covered by the JavaScript suite).
+//! tether's memory transport (the network transports are covered by the JavaScript suite), both
+//! untyped (JavaScript names, as a JavaScript client sends them) and through the typed clients the
+//! interfaces generate.
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
@@ -7,13 +9,14 @@ use std::time::Duration;
 use tether::transport::memory::pair;
 use tether::{RpcSession, SessionOptions, Stub, Value};
 
+use crate::counter::CounterClient;
 use crate::disposable::disposed_count;
-use crate::test_target::TestTarget;
+use crate::test_target::{main_stub, TestTargetClient};
 
 fn connect() -> Stub {
     let (client, server) = pair();
     let (_client_main, _server) =
-        RpcSession::spawn(server, Some(TestTarget::stub()), SessionOptions::default());
+        RpcSession::spawn(server, Some(main_stub()), SessionOptions::default());
     let (api, _client) = RpcSession::spawn(client, None, SessionOptions::default());
     api
 }
@@ -128,4 +131,61 @@ async fn callbacks_register_fire_release() {
         (error.name.as_str(), error.message.as_str()),
         ("URIError", "nope")
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_argument_types_are_type_errors_naming_method_and_parameter() {
+    let api = connect();
+    let cases: Vec<(&str, Vec<Value>, &str)> = vec![
+        (
+            "square",
+            vec!["x".into()],
+            "square: parameter 'i' must be a number, got string",
+        ),
+        (
+            "makeCounter",
+            vec![Value::object([("a", 1)])],
+            "makeCounter: parameter 'i' must be a number, got object",
+        ),
+        ("square", vec![], "square: missing required parameter 'i'"),
+        (
+            "registerCallback",
+            vec![5.into()],
+            "registerCallback: parameter 'cb' must be a stub, got number",
+        ),
+    ];
+    for (method, args, message) in cases {
+        let error = api.call(method, args).await.unwrap_err();
+        assert_eq!(
+            (error.name.as_str(), error.message.as_str()),
+            ("TypeError", message)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn typed_clients_call_the_same_server() {
+    let api = TestTargetClient::from(connect());
+    assert_eq!(api.square(7.0).await.unwrap(), 49.0);
+    // Pipelined: `increment` is sent before `makeCounter` has answered.
+    assert_eq!(
+        api.make_counter(5.0).increment(Some(2.0)).await.unwrap(),
+        7.0
+    );
+    let counter: CounterClient = api.make_counter(1.0).await.unwrap();
+    let n = api
+        .increment_counter(counter.clone().into(), Value::Undefined)
+        .await
+        .unwrap();
+    assert_eq!(n.as_f64(), Some(2.0));
+    assert_eq!(counter.value().await.unwrap(), 2.0);
+    let squared = api.call_square(api.clone(), 6.0).await.unwrap();
+    assert_eq!(squared.get("result").as_f64(), Some(36.0), "{squared:?}");
+    let tag = "tests-typed";
+    let d = api.make_disposable(Some(tag.to_owned())).await.unwrap();
+    assert_eq!(d.ping().await.unwrap(), "pong");
+    assert_eq!(d.tag().await.unwrap(), tag);
+    drop(d);
+    wait_for_count(tag, 1).await;
+    assert_eq!(api.disposed_count(Some(tag.to_owned())).await.unwrap(), 1);
 }
