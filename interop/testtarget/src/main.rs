@@ -6,8 +6,10 @@
 //! it first). Serves WebSocket sessions and HTTP batch POSTs on every path of `127.0.0.1:PORT`,
 //! each session with a fresh main object (the typed interface [`test_target::TestTarget`], served
 //! by [`test_target::main_stub`]), prints `listening PORT` on stdout once it accepts connections
-//! (`PORT` 0 picks a free port and prints it), and exits with status 0 on SIGTERM or SIGINT.
-//! Diagnostics go to stderr only.
+//! (`PORT` 0 picks a free port and prints it). On SIGTERM or SIGINT it shuts down gracefully:
+//! it stops accepting, lets calls in flight finish (up to 2 s), ends every session with an abort
+//! carrying `Server is shutting down.` (WebSocket close code 3000; every export released, so
+//! disposers run), and exits with status 0. Diagnostics go to stderr only.
 
 mod counter;
 mod disposable;
@@ -54,7 +56,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// Serves until SIGTERM or SIGINT (`Ok`), or until the listener fails (`Err`).
+/// Serves until SIGTERM or SIGINT, then shuts down gracefully (`Ok`); `Err` if the listener fails.
 async fn run(port: u16) -> std::io::Result<()> {
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
@@ -65,14 +67,15 @@ async fn run(port: u16) -> std::io::Result<()> {
     stdout.flush()?;
     drop(stdout);
 
-    let server = tether::server::serve(
-        listener,
-        test_target::main_stub,
-        tether::server::ServerOptions::default(),
-    );
-    tokio::select! {
-        served = server => served,
-        _ = terminate.recv() => Ok(()),
-        _ = interrupt.recv() => Ok(()),
-    }
+    let options = tether::server::ServerOptions {
+        shutdown_grace: Duration::from_secs(2),
+        ..Default::default()
+    };
+    let signalled = async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    };
+    tether::server::serve_until(listener, test_target::main_stub, options, signalled).await
 }
