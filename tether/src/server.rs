@@ -111,6 +111,49 @@ pub async fn serve_until(
     Ok(())
 }
 
+/// A server running in the background, started by [`spawn`]. Dispose it (or call
+/// [`RunningServer::shutdown`]) to shut it down gracefully; dropping it leaves it running.
+#[derive(Debug)]
+pub struct RunningServer {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// Starts [`serve_until`] in the background on the current Tokio runtime.
+pub fn spawn(
+    listener: TcpListener,
+    main: impl Fn() -> Stub + Send + Sync + 'static,
+    options: ServerOptions,
+) -> RunningServer {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve_until(listener, main, options, async {
+        let _ = stopped.await;
+    }));
+    RunningServer {
+        stop: Some(stop),
+        task: Some(task),
+    }
+}
+
+impl RunningServer {
+    /// Shuts the server down gracefully (see [`serve_until`]) and waits until it has.
+    pub async fn shutdown(&mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl crate::dispose::AsyncDisposable for RunningServer {
+    fn dispose_async(&mut self) -> crate::BoxFuture<'_, Result<(), crate::dispose::DisposeError>> {
+        Box::pin(async move { self.shutdown().await.map_err(Into::into) })
+    }
+}
+
 /// The sessions and batches in progress, for a graceful shutdown.
 #[derive(Default)]
 struct Live {

@@ -265,3 +265,38 @@ async fn graceful_shutdown_finishes_calls_then_aborts_sessions_and_releases_expo
     server.await.unwrap().unwrap();
     drop(held);
 }
+
+#[tokio::test]
+async fn a_running_server_is_async_disposable_and_its_disposal_is_a_graceful_shutdown() {
+    use tether::dispose::AsyncDisposableStack;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let mut stack = AsyncDisposableStack::new();
+    stack
+        .use_resource(tether::server::spawn(
+            listener,
+            api,
+            ServerOptions::default(),
+        ))
+        .unwrap();
+    let tag = tag("server-stack");
+    let api = websocket::connect(&format!("ws://{address}/"))
+        .await
+        .unwrap();
+    let held = api
+        .call("makeDisposable", vec![tag.as_str().into()])
+        .await
+        .unwrap();
+    stack.dispose().await.unwrap();
+    wait_until("the session's exports were released", || {
+        disposed_count(&tag) == 1
+    })
+    .await;
+    let error = api.call("square", vec![2.into()]).await.unwrap_err();
+    assert_eq!(error.kind(), tether::ErrorKind::Disconnected, "{error}");
+    assert!(
+        tokio::net::TcpStream::connect(address).await.is_err(),
+        "no longer accepting"
+    );
+    drop(held);
+}
