@@ -68,10 +68,15 @@ impl CallContext {
         CURRENT.scope(self, future)
     }
 
-    /// Keeps `work` running after the call has returned. The session waits for it when it ends
-    /// (and a server shutting down waits for the session), up to a deadline, then cancels it.
+    /// Keeps `work` running after the call has returned, and the context open until it is done
+    /// (its cleanups run after it). The session waits for it when it ends (and a server shutting
+    /// down waits for the session), up to a deadline, then cancels it.
     pub fn wait_until(&self, work: impl Future<Output = ()> + Send + 'static) {
-        self.inner.background.spawn_background(Box::pin(work));
+        let context = self.clone();
+        self.inner.background.spawn_background(Box::pin(async move {
+            work.await;
+            drop(context);
+        }));
     }
 
     /// Registers `cleanup` to run when the context ends (newest first). A panicking cleanup is

@@ -63,6 +63,7 @@
 //! | [`error`] | [`RpcError`], the one error type that crosses the wire, and [`ErrorKind`] |
 //! | [`target`] | the [`Target`] trait, closures as targets, disposers and the uncaught-error hook |
 //! | [`context`] | [`context::CallContext`]: the execution context of an incoming call, `wait_until` |
+//! | [`guide_lifecycles`] | the guide "Lifecycles in tether": every rule L1-L12 with a runnable example |
 //! | [`dispose`] | `Disposable`/`AsyncDisposable`, `DisposableStack`/`AsyncDisposableStack`, timers, `run_until_signal` |
 //! | [`typed`] | the typed API's runtime (serde bridge, typed promises); the macro is [`interface`] |
 //! | [`stub`] | [`Stub`] and [`RpcPromise`], the handles application code holds |
@@ -89,6 +90,8 @@
 pub mod context;
 pub mod dispose;
 pub mod error;
+#[doc = include_str!("guide_lifecycles.md")]
+pub mod guide_lifecycles {}
 pub(crate) mod hook;
 #[cfg(feature = "net")]
 pub mod server;

@@ -114,9 +114,13 @@ async fn l9_wait_until_keeps_work_running_past_the_response_and_past_a_disconnec
         "the answer came first"
     );
     conn.client.abort(); // The client goes away; the server's background work still finishes.
-    wait_until("the background work finished", || {
-        counters.background_done.load(Ordering::SeqCst) == 1
-    })
+    wait_until(
+        "the background work finished, then the context ended",
+        || {
+            counters.background_done.load(Ordering::SeqCst) == 1
+                && counters.ended.load(Ordering::SeqCst) == 1
+        },
+    )
     .await;
     assert!(conn.server.await.unwrap().is_ok());
 }
