@@ -1,0 +1,23 @@
+//! # tether-bench
+//!
+//! Benchmarks for tether against the shared BenchApi contract (`shared/bench/README.md`), the
+//! same contract the reference Node server (capnweb) implements, so both can be measured with
+//! the same drivers and compared side by side.
+//!
+//! | binary | what |
+//! | --- | --- |
+//! | `tether-bench-server` | the BenchApi server on tether (`interop/serve-bench PORT` builds and runs it) |
+//! | `tether-bench-driver` | the workloads of the shared Node driver, written against tether's client |
+//! | `tether-raw-echo` | a plain WebSocket echo server (no RPC): the transport's limit |
+//! | `tether-bench-report` | turns the JSON lines of a run into `BENCHMARKS.md` |
+//!
+//! `bench/run.sh` runs all of it pinned (servers on CPU 0, clients on CPU 1) and writes the
+//! report. The library holds what the binaries share: the counting allocator ([`alloc`]), the
+//! BenchApi targets ([`api`]), `/proc` readings ([`procfs`]), the workloads ([`driver`]) and the
+//! report ([`report`]).
+
+pub mod alloc;
+pub mod api;
+pub mod driver;
+pub mod procfs;
+pub mod report;
