@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole tether benchmark in one go, on this machine, and BENCHMARKS.md from its results.
 #
-#   bench/run.sh            (from any directory; about 12-15 minutes with the defaults)
+#   bench/run.sh            (from any directory; about 15 minutes with the defaults on a quiet
+#                           machine, more when other processes make it wait and retry)
 #
 # What it runs, servers pinned to CPU 0 and every client to CPU 1 (taskset), as the shared kit
 # (shared/bench) does:
@@ -273,6 +274,23 @@ if [ "$CALLGRIND_SECONDS" != 0 ] && command -v valgrind >/dev/null; then
 fi
 
 # ---------------------------------------------------------------------------------------------
+# map(): a 1,000-element array mapped with one remote call per element (bench/map.mjs, the capnweb
+# client), against both servers, REPS times interleaved; one round trip per map is checked.
+
+note "map() workload (bench/map.mjs): capnweb client, both servers"
+cp "$HERE/map.mjs" "$KIT/map.mjs"
+: >"$OUT/map.jsonl"
+for rep in $(seq 1 "$REPS"); do
+  for target in "capnweb:$CAPNWEB_PORT" "tether:$TETHER_PORT"; do
+    label="${target%%:*}"; port="${target##*:}"
+    wait_quiet
+    line="$(run "${CPIN[@]}" node map.mjs "ws://127.0.0.1:$port/" --duration="$DURATION" --warmup="$WARMUP" --size=1000)" \
+      || die "map workload failed against $label"
+    echo "{\"label\":\"$label\",\"rep\":$rep,\"result\":$line}" >>"$OUT/map.jsonl"
+  done
+done
+
+# ---------------------------------------------------------------------------------------------
 # the machine, and the report
 
 capnweb_version="$(node -p 'require("./node_modules/capnweb/package.json").version' 2>/dev/null)"
@@ -301,4 +319,26 @@ changed="$(git -C "$ROOT" status --porcelain -- tether 2>/dev/null | wc -l)"
 sed -i "s|$KIT|\$KIT|g; s|$TMP|\$TMP|g; s|$ROOT/|./|g" "$COMMANDS"
 sed -i "1i # \$KIT: a scratch copy of $KIT_SRC; \$TMP: a scratch directory; every server and driver of the shared kit runs from \$KIT" "$COMMANDS"
 run "$BIN/tether-bench-report" "$OUT" "$REPORT" || die "report failed"
+# The map() section, from bench/results/map.jsonl (medians over the repetitions).
+node -e '
+  const fs = require("fs");
+  const rows = fs.readFileSync(process.argv[1], "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  const med = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor((s.length - 1) / 2)]; };
+  const pick = (label, key) => med(rows.filter((r) => r.label === label).map((r) => r.result[key]));
+  const fmt = (x, d = 0) => x.toFixed(d);
+  const line = (name, key, unit, d) => {
+    const c = pick("capnweb", key), t = pick("tether", key);
+    return `| ${name} | ${unit} | ${fmt(c, d)} | ${fmt(t, d)} | ${(t / c).toFixed(2)}× |`;
+  };
+  const out = [
+    "", "## map(): 1,000 elements, one remote call each", "",
+    "`api.echo(list).map((x) => api.add(x, 1))` with the capnweb client (`bench/map.mjs`), one map at a time, against each server; medians over " + (rows.length / 2) + " repetitions. The recording travels as one `remap`; the server runs 1,000 `add` calls per map.", "",
+    "| measure | unit | capnweb (Node) | tether | tether ÷ capnweb |", "|---|---|---|---|---|",
+    line("maps per second ↑", "maps_per_s", "/s", 1),
+    line("elements per second ↑", "elements_per_s", "/s", 0),
+    line("p50 latency ↓", "p50_us", "µs", 0),
+    line("round trips per map", "round_trips_per_map", "", 2),
+  ];
+  fs.appendFileSync(process.argv[2], out.join("\n") + "\n");
+' "$OUT/map.jsonl" "$REPORT" || die "map report failed"
 log "results in $OUT, report in $REPORT ($(( (SECONDS - STARTED_AT) / 60 )) min $(( (SECONDS - STARTED_AT) % 60 )) s)"
