@@ -11,6 +11,7 @@
 //! | `tether-rust.jsonl` | the Rust driver against the tether server |
 //! | `tether-multi-node.jsonl` | the Node driver against the tether server on the multi-thread runtime |
 //! | `raw-small-buffer-rust.jsonl` | the Rust driver against the raw echo with an 8 KiB read buffer |
+//! | `raw-small-buffer-node.jsonl` | the Node driver against the same |
 //! | `machine.txt` | `key: value` lines: machine and settings |
 //! | `commands.txt` | the commands run, one per line |
 //! | `perf-self.txt`, `perf-children.txt`, `perf-dso.txt` | `perf report` outputs |
@@ -699,6 +700,8 @@ pub struct Inputs {
     pub multi: Column,
     /// Rust driver → raw echo with a small read buffer.
     pub small_buffer: Column,
+    /// Node driver → raw echo with a small read buffer.
+    pub small_buffer_node: Column,
     /// `machine.txt` as ordered key/value pairs.
     pub machine: Vec<(String, String)>,
     /// `commands.txt`.
@@ -735,6 +738,7 @@ impl Inputs {
             rust: Column::load(&dir.join("tether-rust.jsonl")),
             multi: Column::load(&dir.join("tether-multi-node.jsonl")),
             small_buffer: Column::load(&dir.join("raw-small-buffer-rust.jsonl")),
+            small_buffer_node: Column::load(&dir.join("raw-small-buffer-node.jsonl")),
             machine,
             commands: text("commands.txt"),
             profiles,
@@ -783,6 +787,7 @@ pub fn render(inputs: &Inputs) -> String {
     let _ = writeln!(o, "|---|---|---|---|---|");
     let headline = [
         "concurrent: server CPU per call",
+        "concurrent: client CPU per call",
         "concurrent (100 in flight) echo {a:1,b:\"x\"}: calls/s",
         "concurrent: p50 latency",
         "seq echo: calls/s",
@@ -897,23 +902,46 @@ pub fn render(inputs: &Inputs) -> String {
     }
     let _ = writeln!(o);
     let small = &inputs.small_buffer;
-    if !small.rows.is_empty() {
+    let small_node = &inputs.small_buffer_node;
+    if !small.rows.is_empty() || !small_node.rows.is_empty() {
         let _ = writeln!(
             o,
-            "The same raw echo server started with an 8 KiB WebSocket read buffer instead of \
-             tungstenite's 128 KiB default (see \"Where the time goes\"): sequential {} round \
-             trips/s, 100 in flight {} round trips/s at {} µs of server CPU per round trip \
-             (default buffer: {}, {}, {}).\n",
-            cell(s(small, "raw ws seq: round trips/s"), 0),
-            cell(s(small, "raw ws 100 in flight: round trips/s"), 0),
-            cell(
-                s(small, "raw ws 100 in flight: server CPU per round trip"),
-                2
-            ),
-            cell(s(tr, "raw ws seq: round trips/s"), 0),
-            cell(s(tr, "raw ws 100 in flight: round trips/s"), 0),
-            cell(s(tr, "raw ws 100 in flight: server CPU per round trip"), 2),
+            "The raw echo server once more, started with an 8 KiB WebSocket read buffer instead \
+             of tungstenite's 128 KiB default (see \"Where the time goes\"), with each driver:\n"
         );
+        let _ = writeln!(
+            o,
+            "| driver | measure | default 128 KiB | 8 KiB | 8 KiB ÷ default |"
+        );
+        let _ = writeln!(o, "|---|---|---|---|---|");
+        for (driver, default, eight) in [("Rust", tr, small), ("Node", tn, small_node)] {
+            if eight.rows.is_empty() {
+                continue;
+            }
+            for (label, title, decimals) in [
+                ("sequential round trips/s ↑", "raw ws seq: round trips/s", 0),
+                (
+                    "100 in flight: round trips/s ↑",
+                    "raw ws 100 in flight: round trips/s",
+                    0,
+                ),
+                (
+                    "100 in flight: server CPU per round trip, µs ↓",
+                    "raw ws 100 in flight: server CPU per round trip",
+                    2,
+                ),
+            ] {
+                let (a, b) = (s(default, title), s(eight, title));
+                let _ = writeln!(
+                    o,
+                    "| {driver} | {label} | {} | {} | {} |",
+                    cell(a, decimals),
+                    cell(b, decimals),
+                    ratio(b, a)
+                );
+            }
+        }
+        let _ = writeln!(o);
     }
 
     // ---- runtime choice
@@ -978,9 +1006,10 @@ pub fn render(inputs: &Inputs) -> String {
                 )
             } else {
                 format!(
-                    "The multi-thread runtime used {:.0} % more server CPU per call, so \
-                     `tether-bench-server` uses the current-thread runtime (`--runtime=multi` \
-                     switches).",
+                    "The multi-thread runtime used {:.0} % more server CPU per call in this run \
+                     (one repetition: compare with the current-thread range above before reading \
+                     much into it), so `tether-bench-server` keeps the current-thread runtime \
+                     (`--runtime=multi` switches).",
                     change * 100.0
                 )
             };
@@ -1242,6 +1271,37 @@ fn profile_section(o: &mut String, inputs: &Inputs) {
     }
     let mut owners: Vec<(String, f64)> = by_owner.into_iter().collect();
     owners.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let share = |name: &str| {
+        owners
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .map_or(0.0, |(_, p)| *p)
+    };
+    let kernel: f64 = owners
+        .iter()
+        .filter(|(n, _)| n.starts_with("kernel"))
+        .map(|(_, p)| p)
+        .sum();
+    let libc: f64 = owners
+        .iter()
+        .filter(|(n, _)| n.starts_with("libc"))
+        .map(|(_, p)| p)
+        .sum();
+    let _ = writeln!(
+        o,
+        "In short: {kernel:.0} % of the server's samples are in the kernel (send and receive \
+         system calls, loopback TCP, scheduling), {:.0} % in libc's `memset`, {:.0} % in the \
+         rest of libc (mostly malloc/free), and the remaining {:.0} % elsewhere, nearly all user-space Rust \
+         (tether {:.0} %, Tokio {:.0} %, serde_json {:.0} %, tungstenite {:.0} %, …), by self \
+         time.\n",
+        share("libc memset"),
+        libc - share("libc memset"),
+        (100.0 - kernel - libc).max(0.0),
+        share("tether"),
+        share("tokio"),
+        share("serde_json"),
+        share("tungstenite") + share("tokio_tungstenite"),
+    );
     let _ = writeln!(
         o,
         "Self time by owner (sum of the samples' innermost function):\n"
@@ -1374,10 +1434,10 @@ fn findings_section(o: &mut String, inputs: &Inputs) {
              zero-fills its read buffer up to the configured `read_buffer_size` (default 128 KiB) \
              before every `read` (`FrameCodec::read_in` → `BytesMut::resize`), including reads \
              that then find nothing. tether's `transport::websocket::socket_config` keeps that \
-             default for both server and client sockets; a few KiB (e.g. \
-             `.read_buffer_size(8 * 1024)`) would remove most of this cost. The raw echo \
-             comparison above (default vs 8 KiB) shows what the smaller buffer changes for \
-             plain frames."
+             default for both server and client sockets. A smaller buffer (e.g. \
+             `.read_buffer_size(8 * 1024)`) zeroes 16 times fewer bytes per read; the raw echo \
+             comparison above (default vs 8 KiB, same server code) shows what that changes for \
+             plain frames with each client; measure tether before and after such a change."
         );
     }
     if let Some(w) = writing {
@@ -1516,6 +1576,7 @@ mod tests {
             rust: Column::default(),
             multi: Column::default(),
             small_buffer: Column::default(),
+            small_buffer_node: Column::default(),
             machine: vec![("reps".into(), "1".into())],
             commands: "run".into(),
             profiles: BTreeMap::new(),
