@@ -68,6 +68,12 @@ impl RpcError {
         Self::new("RangeError", message)
     }
 
+    /// The error capnweb raises for calling something that is not a method:
+    /// `TypeError: 'name' is not a function.`
+    pub fn not_a_function(name: &str) -> Self {
+        Self::type_error(format!("'{name}' is not a function."))
+    }
+
     /// Sets the `cause` property.
     pub fn with_cause(mut self, cause: impl Into<Value>) -> Self {
         self.props.insert("cause", cause);

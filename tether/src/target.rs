@@ -63,14 +63,6 @@ pub trait Target: Send + Sync + 'static {
     }
 }
 
-impl RpcError {
-    /// The error capnweb raises for calling something that is not a method:
-    /// `TypeError: 'name' is not a function.`
-    pub fn not_a_function(name: &str) -> Self {
-        Self::type_error(format!("'{name}' is not a function."))
-    }
-}
-
 /// A closure called as a function: what a JavaScript callback becomes.
 pub(crate) struct FnTarget<F>(pub(crate) F);
 
