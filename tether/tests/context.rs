@@ -139,3 +139,35 @@ async fn l9_a_disconnect_cancels_the_context_at_once() {
     .await;
     assert!(pending.await.is_err());
 }
+
+#[cfg(feature = "net")]
+#[tokio::test]
+async fn l9_l11_wait_until_in_an_http_batch_runs_past_the_response() {
+    let counters = Arc::new(Counters::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let shared = counters.clone();
+    tokio::spawn(tether::server::serve(
+        listener,
+        move || Stub::new(Service(shared.clone())),
+        tether::server::ServerOptions::default(),
+    ));
+    let api = tether::transport::http_batch::connect(&format!("http://{address}/")).unwrap();
+    assert_eq!(
+        api.call("later", vec![]).await.unwrap().as_str(),
+        Some("answered")
+    );
+    assert_eq!(
+        counters.background_done.load(Ordering::SeqCst),
+        0,
+        "the response did not wait for the background work"
+    );
+    wait_until(
+        "the batch's background work finished, then its context ended",
+        || {
+            counters.background_done.load(Ordering::SeqCst) == 1
+                && counters.ended.load(Ordering::SeqCst) == 1
+        },
+    )
+    .await;
+}
