@@ -25,6 +25,7 @@
 #   SERVER_CPUS=0 CLIENT_CPUS=1 (empty: no pinning)  QUIET_TIMEOUT=10 RETRIES=1 RETRY_OTHER=25
 #   BENCH_KIT=<root>/../shared/bench (the shared kit; it is copied to a temp dir and `npm ci`ed)
 #   SKIP_BUILD=1 (use the release binaries already built)
+#   REPORT_ONLY=1 (measure nothing: write BENCHMARKS.md again from bench/results)
 #   BENCH_TARGET_DIR=<root>/target/bench (cargo's target directory for this run)
 # Needs: node >= 20 and npm, taskset, cargo; perf and valgrind are optional (profile only).
 set -u -o pipefail
@@ -71,6 +72,44 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# The report: tether-bench-report, then the map() section from map.jsonl.
+write_report() {
+  run "$BIN/tether-bench-report" "$OUT" "$REPORT" || die "report failed"
+  # The map() section, from bench/results/map.jsonl (medians over the repetitions).
+  node -e '
+  const fs = require("fs");
+  const rows = fs.readFileSync(process.argv[1], "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  const med = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor((s.length - 1) / 2)]; };
+  const pick = (label, key) => med(rows.filter((r) => r.label === label).map((r) => r.result[key]));
+  const fmt = (x, d = 0) => x.toFixed(d);
+  const line = (name, key, unit, d) => {
+    const c = pick("capnweb", key), t = pick("tether", key);
+    return `| ${name} | ${unit} | ${fmt(c, d)} | ${fmt(t, d)} | ${(t / c).toFixed(2)}× |`;
+  };
+  const out = [
+    "", "## map(): 1,000 elements, one remote call each", "",
+    "`api.echo(list).map((x) => api.add(x, 1))` with the capnweb client (`bench/map.mjs`), one map at a time, against each server; medians over " + (rows.length / 2) + " repetitions. The recording travels as one `remap`; the server runs 1,000 `add` calls per map.", "",
+    "| measure | unit | capnweb (Node) | tether | tether ÷ capnweb |", "|---|---|---|---|---|",
+    line("maps per second ↑", "maps_per_s", "/s", 1),
+    line("elements per second ↑", "elements_per_s", "/s", 0),
+    line("p50 latency ↓", "p50_us", "µs", 0),
+    line("round trips per map", "round_trips_per_map", "", 2),
+  ];
+  fs.appendFileSync(process.argv[2], out.join("\n") + "\n");
+' "$OUT/map.jsonl" "$REPORT" || die "map report failed"
+}
+
+if [ "${REPORT_ONLY:-0}" = 1 ]; then
+  # Only the report, again, from the results already in bench/results.
+  cargo build --release -p tether-bench --bin tether-bench-report --manifest-path "$ROOT/Cargo.toml" >&2 \
+    || die "cargo build failed"
+  BIN="$CARGO_TARGET_DIR/release"
+  run() { "$@"; }
+  write_report
+  log "report in $REPORT"
+  exit 0
+fi
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -318,27 +357,5 @@ changed="$(git -C "$ROOT" status --porcelain -- tether 2>/dev/null | wc -l)"
 # Scratch paths mean nothing later: name them.
 sed -i "s|$KIT|\$KIT|g; s|$TMP|\$TMP|g; s|$ROOT/|./|g" "$COMMANDS"
 sed -i "1i # \$KIT: a scratch copy of $KIT_SRC; \$TMP: a scratch directory; every server and driver of the shared kit runs from \$KIT" "$COMMANDS"
-run "$BIN/tether-bench-report" "$OUT" "$REPORT" || die "report failed"
-# The map() section, from bench/results/map.jsonl (medians over the repetitions).
-node -e '
-  const fs = require("fs");
-  const rows = fs.readFileSync(process.argv[1], "utf8").trim().split("\n").map((l) => JSON.parse(l));
-  const med = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor((s.length - 1) / 2)]; };
-  const pick = (label, key) => med(rows.filter((r) => r.label === label).map((r) => r.result[key]));
-  const fmt = (x, d = 0) => x.toFixed(d);
-  const line = (name, key, unit, d) => {
-    const c = pick("capnweb", key), t = pick("tether", key);
-    return `| ${name} | ${unit} | ${fmt(c, d)} | ${fmt(t, d)} | ${(t / c).toFixed(2)}× |`;
-  };
-  const out = [
-    "", "## map(): 1,000 elements, one remote call each", "",
-    "`api.echo(list).map((x) => api.add(x, 1))` with the capnweb client (`bench/map.mjs`), one map at a time, against each server; medians over " + (rows.length / 2) + " repetitions. The recording travels as one `remap`; the server runs 1,000 `add` calls per map.", "",
-    "| measure | unit | capnweb (Node) | tether | tether ÷ capnweb |", "|---|---|---|---|---|",
-    line("maps per second ↑", "maps_per_s", "/s", 1),
-    line("elements per second ↑", "elements_per_s", "/s", 0),
-    line("p50 latency ↓", "p50_us", "µs", 0),
-    line("round trips per map", "round_trips_per_map", "", 2),
-  ];
-  fs.appendFileSync(process.argv[2], out.join("\n") + "\n");
-' "$OUT/map.jsonl" "$REPORT" || die "map report failed"
+write_report
 log "results in $OUT, report in $REPORT ($(( (SECONDS - STARTED_AT) / 60 )) min $(( (SECONDS - STARTED_AT) % 60 )) s)"

@@ -852,7 +852,9 @@ pub fn render(inputs: &Inputs) -> String {
         "`tether-bench-driver` runs the same workloads with tether as the client (Tokio \
          current-thread runtime, pinned to CPU 1) against the tether server and against \
          `tether-raw-echo`, a plain WebSocket echo server on the same WebSocket library \
-         (tokio-tungstenite, same default buffers, TCP_NODELAY): the transport's limit. Medians \
+         (tokio-tungstenite with its default buffers, TCP_NODELAY): the transport's limit. The \
+         driver's sockets also keep tungstenite's default buffers, whatever tether's own \
+         `connect()` configures. Medians \
          over {} repetitions.\n",
         inputs.setting("reps")
     );
@@ -911,7 +913,7 @@ pub fn render(inputs: &Inputs) -> String {
         );
         let _ = writeln!(
             o,
-            "| driver | measure | default 128 KiB | 8 KiB | 8 KiB ÷ default |"
+            "| driver | measure | 128 KiB (default) | 8 KiB | 8 KiB ÷ 128 KiB |"
         );
         let _ = writeln!(o, "|---|---|---|---|---|");
         for (driver, default, eight) in [("Rust", tr, small), ("Node", tn, small_node)] {
@@ -1093,6 +1095,10 @@ pub fn render(inputs: &Inputs) -> String {
         ("tether (Rust driver)", tr),
         ("tether multi-thread (Node driver)", &inputs.multi),
         ("raw echo 8 KiB buffer (Rust driver)", small),
+        (
+            "raw echo 8 KiB buffer (Node driver)",
+            &inputs.small_buffer_node,
+        ),
     ] {
         if col.rows.is_empty() {
             continue;
@@ -1431,13 +1437,12 @@ fn findings_section(o: &mut String, inputs: &Inputs) {
         let _ = writeln!(
             o,
             "* **Read-buffer zeroing: {z:.1} % of the server's CPU** in the profile. tungstenite \
-             zero-fills its read buffer up to the configured `read_buffer_size` (default 128 KiB) \
-             before every `read` (`FrameCodec::read_in` → `BytesMut::resize`), including reads \
-             that then find nothing. tether's `transport::websocket::socket_config` keeps that \
-             default for both server and client sockets. A smaller buffer (e.g. \
-             `.read_buffer_size(8 * 1024)`) zeroes 16 times fewer bytes per read; the raw echo \
-             comparison above (default vs 8 KiB, same server code) shows what that changes for \
-             plain frames with each client; measure tether before and after such a change."
+             zero-fills the free part of its read buffer (up to `read_buffer_size`) before every \
+             `read` (`FrameCodec::read_in` → `BytesMut::resize`), including reads that then find \
+             nothing. tether sets that size in `transport::websocket::socket_config`; this share \
+             is what remains at its current setting (smaller than tungstenite's 128 KiB default \
+             for this very reason). The raw echo comparison above (128 KiB vs 8 KiB, same server \
+             code) shows what the buffer size changes for plain frames with each client."
         );
     }
     if let Some(w) = writing {

@@ -5,8 +5,9 @@
 //!
 //! Usage: `tether-raw-echo PORT [--read-buffer=BYTES]` (`0` picks a free port). Binds
 //! 127.0.0.1, prints `listening PORT` on stdout once ready, exits with status 0 on SIGTERM or
-//! SIGINT. By default the WebSocket read buffer is tungstenite's default (128 KiB), the one
-//! tether's server uses; `--read-buffer` changes it, to measure what that default costs.
+//! SIGINT. By default the WebSocket read buffer is tungstenite's default (128 KiB);
+//! `--read-buffer` changes it, to measure what the buffer size costs (tungstenite zeroes the
+//! free part of the buffer before every read).
 
 use std::io::Write;
 use std::process::ExitCode;

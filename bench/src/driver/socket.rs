@@ -147,8 +147,9 @@ impl<T: Sink<String, Error = TransportError> + Unpin> Sink<String> for Counted<T
     }
 }
 
-/// The socket settings of every driver connection: no compression (tungstenite has none), and
-/// room for the largest workload message (≈1.4 MB) and then some.
+/// The socket settings of every driver connection: no compression (tungstenite has none), room
+/// for the largest workload message (≈1.4 MB) and then some, and tungstenite's default buffer
+/// sizes (not necessarily those tether's own `connect()` sets).
 pub fn socket_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .max_message_size(Some(64 << 20))
