@@ -239,6 +239,45 @@ fn client(interface: &Interface) -> TokenStream {
         }
     });
 
+    // The same methods on the `with_promises()` view, where each argument may also be a
+    // `TypedPromise` (`impl IntoArg<T>`). Kept apart so the plain methods' parameters stay
+    // concrete types, and `"text".into()` still infers.
+    let promise_methods = interface.methods().map(|member| {
+        let js_name = &member.js_name;
+        let ident = &member.ident;
+        let ok = &member.output.ok;
+        let names = member.params.iter().map(|p| &p.ident);
+        let types = member.params.iter().map(|p| &p.ty);
+        let pushes = member.params.iter().map(|p| {
+            let (name, label, ty) = (&p.ident, p.name(), &p.ty);
+            let arg = quote!(<_ as ::tether::typed::IntoArg<#ty>>::into_arg(#name));
+            if p.optional {
+                quote_spanned!(p.ty.span()=> __args.push_optional_arg(#label, #arg);)
+            } else {
+                quote_spanned!(p.ty.span()=> __args.push_arg(#label, #arg);)
+            }
+        });
+        let doc = format!(
+            "Calls `{js_name}` on the target; each argument may be a value or a \
+             `tether::typed::TypedPromise` of one."
+        );
+        quote! {
+            #[doc = #doc]
+            #vis fn #ident(&self #(, #names: impl ::tether::typed::IntoArg<#types>)*) -> ::tether::typed::TypedPromise<#ok> {
+                let mut __args = #private::ArgList::new(#js_name);
+                #(#pushes)*
+                __args.call(&self.client.stub)
+            }
+        }
+    });
+    let view = format_ident!("{}WithPromises", trait_ident);
+    let view_doc = format!(
+        "The methods of [`{client}`] with arguments that may be promises (`impl \
+         tether::typed::IntoArg<T>`: a `T` or a `tether::typed::TypedPromise<T>`): a promise \
+         argument is pipelined, and inside a `TypedPromise::map` mapper the element \
+         placeholder is passed this way. From [`{client}::with_promises`]."
+    );
+
     let getters = interface.getters().map(|member| {
         let js_name = &member.js_name;
         let ident = &member.ident;
@@ -284,8 +323,28 @@ fn client(interface: &Interface) -> TokenStream {
                 self.stub
             }
 
+            /// The methods with arguments that may be promises (a `T` or a
+            /// `tether::typed::TypedPromise<T>`), e.g. the element placeholder inside a
+            /// `TypedPromise::map` mapper: `ids.map(|id| api.with_promises().name_of(id))`.
+            #[allow(dead_code)]
+            #vis fn with_promises(&self) -> #view<'_> {
+                #view { client: self }
+            }
+
             #(#methods)*
             #(#getters)*
+        }
+
+        #[doc = #view_doc]
+        #[derive(Clone, Copy, Debug)]
+        #[allow(dead_code)]
+        #vis struct #view<'__a> {
+            client: &'__a #client,
+        }
+
+        #[allow(dead_code)]
+        impl #view<'_> {
+            #(#promise_methods)*
         }
 
         impl ::tether::typed::Client for #client {

@@ -8,11 +8,12 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::arg::Arg;
 use super::de::from_value;
 use super::promise::TypedPromise;
 use super::ser::to_value;
 use crate::error::{RpcError, RpcResult};
-use crate::stub::Stub;
+use crate::stub::{RpcPromise, Stub};
 use crate::value::Value;
 
 /// The arguments a server method received, taken in order and checked one by one.
@@ -91,6 +92,28 @@ impl ArgList {
             Some(value) => self.push(name, value),
             None if self.error.is_none() => self.values.push(Value::Undefined),
             None => {}
+        }
+    }
+
+    /// Adds argument `name`, a value or a promise of one (see [`IntoArg`](super::IntoArg)).
+    pub fn push_arg<T: Serialize>(&mut self, name: &'static str, arg: Arg<T>) {
+        match arg {
+            Arg::Value(value) => self.push(name, &value),
+            Arg::Promise(promise) => self.push_promise(promise),
+        }
+    }
+
+    /// Adds an optional argument, a value or a promise of one: `None` is sent as `undefined`.
+    pub fn push_optional_arg<T: Serialize>(&mut self, name: &'static str, arg: Arg<Option<T>>) {
+        match arg {
+            Arg::Value(value) => self.push_optional(name, &value),
+            Arg::Promise(promise) => self.push_promise(promise),
+        }
+    }
+
+    fn push_promise(&mut self, promise: RpcPromise) {
+        if self.error.is_none() {
+            self.values.push(Value::Promise(promise));
         }
     }
 

@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use super::de::from_value;
 use super::Client;
 use crate::error::{RpcError, RpcResult};
+use crate::hook::Hook;
 use crate::stub::RpcPromise;
 use crate::target::BoxFuture;
 use crate::value::Value;
@@ -52,6 +53,58 @@ impl<T> TypedPromise<T> {
     /// Unwraps the untyped promise.
     pub fn into_untyped(self) -> RpcPromise {
         self.promise
+    }
+}
+
+impl<T> TypedPromise<Vec<T>> {
+    /// Maps each element of the promised list with `mapper`, where the list is (rule P5 of
+    /// [`RpcPromise::map`]): the mapper runs once, here, on a placeholder for an element, to
+    /// record the calls it makes; the recording runs on each element where the list is, so a
+    /// remote list and remote calls per element cost one round trip.
+    ///
+    /// Pass the placeholder to typed methods through `{Trait}Client::with_promises()`, whose
+    /// arguments may be promises ([`IntoArg`](super::IntoArg)). The mapper must only make calls
+    /// and return one of their results; an error in a recorded call rejects the whole map.
+    pub fn map<U>(
+        &self,
+        mapper: impl FnOnce(TypedPromise<T>) -> TypedPromise<U>,
+    ) -> TypedPromise<Vec<U>> {
+        self.map_with(mapper)
+    }
+}
+
+impl<T> TypedPromise<Option<T>> {
+    /// Maps the promised value with `mapper` when it is `Some` (recorded as for
+    /// [`TypedPromise::<Vec<T>>::map`](TypedPromise::map)); `None` stays `None` and the
+    /// recording does not run.
+    pub fn map<U>(
+        &self,
+        mapper: impl FnOnce(TypedPromise<T>) -> TypedPromise<U>,
+    ) -> TypedPromise<Option<U>> {
+        self.map_with(mapper)
+    }
+}
+
+impl<C> TypedPromise<C> {
+    /// Records `mapper` on an element placeholder with [`RpcPromise::map`].
+    fn map_with<T, U, R>(
+        &self,
+        mapper: impl FnOnce(TypedPromise<T>) -> TypedPromise<U>,
+    ) -> TypedPromise<R> {
+        let what = self.what;
+        let mut failed = None;
+        let mapped = self.promise.map(|element| {
+            let result = mapper(TypedPromise::new(element, what)).into_untyped();
+            // A call the mapper could not even make (an argument that does not encode).
+            if let Hook::Error(error) = &result.hook {
+                failed = Some(error.clone());
+            }
+            Value::Promise(result)
+        });
+        match failed {
+            Some(error) => TypedPromise::rejected(error),
+            None => TypedPromise::new(mapped, what),
+        }
     }
 }
 
