@@ -68,7 +68,7 @@ impl Stub {
     /// A stub on which every call fails with `error`.
     pub fn broken(error: RpcError) -> Self {
         Stub {
-            hook: Hook::Error(error),
+            hook: Hook::Error(Arc::new(error)),
         }
     }
 
@@ -199,7 +199,7 @@ impl RpcPromise {
 
     /// An already-rejected promise.
     pub fn rejected(error: RpcError) -> RpcPromise {
-        RpcPromise::from_hook(Hook::Error(error))
+        RpcPromise::from_hook(Hook::Error(Arc::new(error)))
     }
 
     /// Treats the promised value as a stub (capnweb's promise-as-stub), e.g. to pass it on.
@@ -287,7 +287,7 @@ fn describe(hook: &Hook) -> String {
 /// releases the reference at once; later use of this handle fails with a `Disposed` error.
 impl crate::dispose::Disposable for Stub {
     fn dispose(&mut self) -> Result<(), crate::dispose::DisposeError> {
-        self.hook = Hook::Error(disposed());
+        self.hook = Hook::Error(Arc::new(disposed()));
         Ok(())
     }
 }
@@ -295,7 +295,7 @@ impl crate::dispose::Disposable for Stub {
 /// Disposing through the trait releases the promise at once (rule L12 if it was never awaited).
 impl crate::dispose::Disposable for RpcPromise {
     fn dispose(&mut self) -> Result<(), crate::dispose::DisposeError> {
-        self.hook = Hook::Error(disposed());
+        self.hook = Hook::Error(Arc::new(disposed()));
         self.path.clear();
         Ok(())
     }

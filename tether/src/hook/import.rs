@@ -94,7 +94,7 @@ impl ImportRef {
             };
         }
         if let Some(error) = self.link.aborted() {
-            return Hook::Error(error);
+            return Hook::Error(Arc::new(error));
         }
         let result = Arc::new(ImportRef {
             link: self.link.clone(),
@@ -109,14 +109,14 @@ impl ImportRef {
         };
         match self.link.send(command) {
             Ok(()) => Hook::Import(result),
-            Err(_) => Hook::Error(self.link.disconnected_error()),
+            Err(_) => Hook::Error(Arc::new(self.link.disconnected_error())),
         }
     }
 
     /// Sends a recorded mapper to run on the value at `path` of this import (one `remap`).
     pub(crate) fn send_remap(self: &Arc<Self>, path: &[PathKey], recording: Recorder) -> Hook {
         if let Some(error) = self.link.aborted() {
-            return Hook::Error(error);
+            return Hook::Error(Arc::new(error));
         }
         let result = Arc::new(ImportRef {
             link: self.link.clone(),
@@ -131,7 +131,7 @@ impl ImportRef {
         };
         match self.link.send(command) {
             Ok(()) => Hook::Import(result),
-            Err(_) => Hook::Error(self.link.disconnected_error()),
+            Err(_) => Hook::Error(Arc::new(self.link.disconnected_error())),
         }
     }
 

@@ -56,7 +56,7 @@ impl Mapper {
     /// Maps the value at `path` of `subject`.
     pub(crate) fn map(self, subject: &Hook, path: &[PathKey]) -> Hook {
         if self.instructions.is_empty() {
-            return Hook::Error(RpcError::error("Invalid empty mapper function."));
+            return Hook::Error(Arc::new(RpcError::error("Invalid empty mapper function.")));
         }
         let input = subject.get(path, &self.spawner);
         if let Hook::Value(value) = &input {
@@ -94,17 +94,17 @@ impl Mapper {
             variables: vec![Hook::from_result(Ok(input))],
         };
         let Some((last, body)) = self.instructions.split_last() else {
-            return Hook::Error(RpcError::error("Invalid empty mapper function."));
+            return Hook::Error(Arc::new(RpcError::error("Invalid empty mapper function.")));
         };
         for instruction in body {
             match table.run(instruction) {
                 Ok(value) => table.variables.push(Hook::from_result(Ok(value))),
-                Err(error) => return Hook::Error(error),
+                Err(error) => return Hook::Error(Arc::new(error)),
             }
         }
         match table.run(last) {
             Ok(value) => Hook::from_result(Ok(value)),
-            Err(error) => Hook::Error(error),
+            Err(error) => Hook::Error(Arc::new(error)),
         }
     }
 }

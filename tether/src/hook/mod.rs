@@ -46,7 +46,7 @@ pub(crate) enum Hook {
     Import(Arc<ImportRef>),
     Promise(Arc<PromiseCell>),
     Value(Arc<Value>),
-    Error(RpcError),
+    Error(Arc<RpcError>),
     /// A placeholder inside a `map()` closure being recorded.
     MapVar(Arc<record::MapVar>),
 }
@@ -117,7 +117,7 @@ impl Hook {
             Ok(Value::Promise(p)) if p.path.is_empty() => p.hook,
             Ok(Value::Promise(p)) => p.hook.get(&p.path, &Spawner::Runtime),
             Ok(value) => Hook::Value(Arc::new(value)),
-            Err(error) => Hook::Error(error),
+            Err(error) => Hook::Error(Arc::new(error)),
         }
     }
 
@@ -129,7 +129,7 @@ impl Hook {
             Hook::Promise(cell) => cell.call(path, args, spawner),
             Hook::Value(value) => match follow(value, path) {
                 Followed::Hook(hook, rest) => hook.call(&rest, args, spawner),
-                Followed::Value(_) => Hook::Error(RpcError::not_a_function(&join(path))),
+                Followed::Value(_) => Hook::Error(Arc::new(RpcError::not_a_function(&join(path)))),
             },
             Hook::Error(error) => Hook::Error(error.clone()),
             Hook::MapVar(var) => var.record_call(path, Some(args), self),
@@ -187,7 +187,9 @@ impl Hook {
             match serde_json::from_str(text) {
                 Ok(json) => instructions.push(json),
                 Err(e) => {
-                    return Hook::Error(RpcError::error(format!("bad mapper instruction: {e}")))
+                    return Hook::Error(Arc::new(RpcError::error(format!(
+                        "bad mapper instruction: {e}"
+                    ))))
                 }
             }
         }
@@ -213,7 +215,7 @@ impl Hook {
                 let value = Arc::try_unwrap(value).unwrap_or_else(|shared| (*shared).clone());
                 substitute(value)
             }
-            Hook::Error(error) => Box::pin(std::future::ready(Err(error))),
+            Hook::Error(error) => Box::pin(std::future::ready(Err((*error).clone()))),
             Hook::MapVar(_) => Box::pin(std::future::ready(Err(record::misuse()))),
         }
     }
@@ -229,7 +231,7 @@ impl Hook {
                 Value::Promise(p) => p.hook.on_broken(callback),
                 _ => {}
             },
-            Hook::Error(error) => run_callback(callback, error.clone()),
+            Hook::Error(error) => run_callback(callback, (**error).clone()),
             Hook::MapVar(_) => {}
         }
     }
@@ -275,7 +277,7 @@ fn local_call(lineage: &Arc<Lineage>, path: &[PathKey], args: Vec<Value>, sp: &S
         [PathKey::Name(method)] if !is_forbidden_name(method) => {
             start_call(lineage.clone(), method.clone(), args, sp)
         }
-        [last] => Hook::Error(RpcError::not_a_function(&last.as_display())),
+        [last] => Hook::Error(Arc::new(RpcError::not_a_function(&last.as_display()))),
         [first, rest @ ..] => {
             local_get(&lineage.target, std::slice::from_ref(first), sp).call(rest, args, sp)
         }
@@ -285,7 +287,7 @@ fn local_call(lineage: &Arc<Lineage>, path: &[PathKey], args: Vec<Value>, sp: &S
 fn local_get(target: &Arc<dyn Target>, path: &[PathKey], sp: &Spawner) -> Hook {
     let (first, rest) = match path.split_first() {
         Some(split) => split,
-        None => return Hook::Error(RpcError::error("empty property path")),
+        None => return Hook::Error(Arc::new(RpcError::error("empty property path"))),
     };
     let hook = match first {
         PathKey::Name(name) if !is_forbidden_name(name) => {

@@ -185,7 +185,7 @@ impl SettleGuard {
 impl Drop for SettleGuard {
     fn drop(&mut self) {
         if let Some(cell) = self.0.take() {
-            cell.resolve_with(Hook::Error(canceled()));
+            cell.resolve_with(Hook::Error(Arc::new(canceled())));
         }
     }
 }

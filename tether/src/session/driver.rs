@@ -122,7 +122,7 @@ impl Core {
         self.input_closed = true;
         let broken = RpcError::disconnected("The HTTP batch client cannot be called back.");
         for entry in self.imports.drain() {
-            entry.slot.settle(Hook::Error(broken.clone()));
+            entry.slot.settle(Hook::Error(Arc::new(broken.clone())));
             for callback in entry.on_broken {
                 run_callback(callback, broken.clone());
             }
@@ -269,7 +269,7 @@ impl Core {
         self.torn_down = true;
         self.link.set_aborted(broken.clone());
         for entry in self.imports.drain() {
-            entry.slot.settle(Hook::Error(broken.clone()));
+            entry.slot.settle(Hook::Error(Arc::new(broken.clone())));
             for callback in entry.on_broken {
                 run_callback(callback, broken.clone());
             }
@@ -278,7 +278,7 @@ impl Core {
         while let Ok(command) = rx.try_recv() {
             match command {
                 Command::Push { result, .. } => {
-                    result.settle(Hook::Error(broken.clone()));
+                    result.settle(Hook::Error(Arc::new(broken.clone())));
                 }
                 Command::OnBroken(_, callback) => run_callback(callback, broken.clone()),
                 other => drop(other),

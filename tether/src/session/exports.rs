@@ -115,6 +115,7 @@ fn entry(hook: Hook) -> ExportEntry {
 mod tests {
     use super::*;
     use crate::Stub;
+    use std::sync::Arc;
 
     fn local() -> Hook {
         Stub::from_fn(|_| async { Ok(crate::Value::Null) }).hook
@@ -122,7 +123,7 @@ mod tests {
 
     #[test]
     fn ids_count_down_from_minus_one_and_answers_up_from_one() {
-        let mut table = ExportTable::new(Hook::Error(RpcError::error("no main")));
+        let mut table = ExportTable::new(Hook::Error(Arc::new(RpcError::error("no main"))));
         assert_eq!(table.export_stub(local()), -1);
         assert_eq!(table.export_promise(local()), -2);
         assert_eq!(table.add_answer(local()), 1);
@@ -132,7 +133,7 @@ mod tests {
 
     #[test]
     fn every_export_of_a_lineage_is_a_new_id_released_on_its_own() {
-        let mut table = ExportTable::new(Hook::Error(RpcError::error("no main")));
+        let mut table = ExportTable::new(Hook::Error(Arc::new(RpcError::error("no main"))));
         let hook = local();
         assert_eq!(table.export_stub(hook.clone()), -1);
         assert_eq!(table.export_stub(hook), -2);
@@ -146,7 +147,7 @@ mod tests {
 
     #[test]
     fn over_release_and_unknown_ids_are_errors_with_capnweb_messages() {
-        let mut table = ExportTable::new(Hook::Error(RpcError::error("no main")));
+        let mut table = ExportTable::new(Hook::Error(Arc::new(RpcError::error("no main"))));
         table.export_stub(local());
         let err = table.release(-1, 5).err().map(|e| e.message);
         assert_eq!(err.as_deref(), Some("refcount would go negative: 1 < 5"));

@@ -47,9 +47,10 @@ impl Core {
             }
             RawMessage::Pipe => {
                 // Keeps ids in step with the peer; streams arrive with a later issue.
-                self.exports.add_answer(Hook::Error(RpcError::error(
-                    "Streams are not supported by this peer yet.",
-                )));
+                self.exports
+                    .add_answer(Hook::Error(Arc::new(RpcError::error(
+                        "Streams are not supported by this peer yet.",
+                    ))));
             }
             RawMessage::Pull(id) => {
                 let entry = self.exports.get_mut(id).ok_or_else(|| {
@@ -66,7 +67,7 @@ impl Core {
             }
             RawMessage::Reject(id, expr) => {
                 let value = self.evaluate(expr)?;
-                self.settle_import(id, Hook::Error(error_from_value(value)));
+                self.settle_import(id, Hook::Error(Arc::new(error_from_value(value))));
             }
             RawMessage::Release(id, count) => {
                 let released = self.exports.release(id, count)?;
@@ -210,7 +211,7 @@ impl Importer for Refs<'_> {
                     .ok_or_else(|| RpcError::no_such_entry(i))?,
                 Capture::Export(i) => match self.import_stub(i)? {
                     Value::Stub(stub) => stub.hook,
-                    _ => Hook::Error(RpcError::error("capture could not be imported")),
+                    _ => Hook::Error(Arc::new(RpcError::error("capture could not be imported"))),
                 },
             });
         }

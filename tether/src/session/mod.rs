@@ -106,9 +106,11 @@ impl RpcSession {
     ) -> (Stub, SessionDriver) {
         let (tx, rx) = mpsc::unbounded_channel();
         let link = link::SessionLink::new(tx);
-        let main_hook = main
-            .map(|s| s.hook)
-            .unwrap_or_else(|| Hook::Error(RpcError::error("This connection has no main object.")));
+        let main_hook = main.map(|s| s.hook).unwrap_or_else(|| {
+            Hook::Error(Arc::new(RpcError::error(
+                "This connection has no main object.",
+            )))
+        });
         let peer_main = Arc::new(ImportRef {
             link: link.clone(),
             slot: ImportSlot::new(Some(0), false),

@@ -37,15 +37,15 @@ impl Core {
             return;
         }
         if self.input_closed {
-            result.settle(Hook::Error(RpcError::disconnected(
+            result.settle(Hook::Error(Arc::new(RpcError::disconnected(
                 "The HTTP batch client cannot be called back.",
-            )));
+            ))));
             return;
         }
         let Some(target_id) = target.id() else {
-            result.settle(Hook::Error(RpcError::error(
+            result.settle(Hook::Error(Arc::new(RpcError::error(
                 "Cannot call through an import whose own call failed to send.",
-            )));
+            ))));
             return;
         };
         let message = OutMessage::Push {
@@ -59,7 +59,7 @@ impl Core {
                 self.outbox.push(text);
             }
             Err(error) => {
-                result.settle(Hook::Error(error));
+                result.settle(Hook::Error(Arc::new(error)));
             }
         }
     }
@@ -78,9 +78,9 @@ impl Core {
             return;
         }
         let Some(target_id) = target.id() else {
-            result.settle(Hook::Error(RpcError::error(
+            result.settle(Hook::Error(Arc::new(RpcError::error(
                 "Cannot map through an import whose own call failed to send.",
-            )));
+            ))));
             return;
         };
         let encoded = self.encode_with(|exporter| {
@@ -103,7 +103,7 @@ impl Core {
                 self.outbox.push(text);
             }
             Err(error) => {
-                result.settle(Hook::Error(error));
+                result.settle(Hook::Error(Arc::new(error)));
             }
         }
     }

@@ -97,7 +97,7 @@ impl<C> TypedPromise<C> {
             let result = mapper(TypedPromise::new(element, what)).into_untyped();
             // A call the mapper could not even make (an argument that does not encode).
             if let Hook::Error(error) = &result.hook {
-                failed = Some(error.clone());
+                failed = Some((**error).clone());
             }
             Value::Promise(result)
         });
