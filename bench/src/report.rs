@@ -1346,7 +1346,7 @@ fn profile_section(o: &mut String, inputs: &Inputs) {
             ("writing frames: `WebSocketTransport::poll_flush` → `write(2)` (one flush per outgoing message)", "WebSocketTransport<S> as futures_sink::Sink<alloc::string::String>>::poll_flush"),
             ("…of which the `write` system call", "AllowStd<S> as std::io::Write>::write"),
             ("reading frames: `WebSocketTransport::poll_next` (tungstenite read, incl. `read(2)`)", "WebSocketTransport<S> as futures_core::stream::Stream>::poll_next"),
-            ("…of which zero-filling tungstenite's 128 KiB read buffer (`BytesMut::resize` in `FrameCodec::read_in`)", "bytes::bytes_mut::BytesMut::resize"),
+            ("…of which zero-filling tungstenite's read buffer (`BytesMut::resize` in `FrameCodec::read_in`)", "bytes::bytes_mut::BytesMut::resize"),
             ("handling a message: `Core::handle_frame` (parse, evaluate, dispatch)", "Core>::handle_frame"),
             ("…parsing JSON: `wire::parse_message` (serde_json `Value`)", "tether::wire::parse::parse_message"),
             ("…evaluating expressions: `wire::evaluate`", "tether::wire::evaluate::Evaluator::eval"),
