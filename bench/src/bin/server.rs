@@ -17,7 +17,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::signal::unix::{signal, SignalKind};
 
 #[global_allocator]
 static ALLOCATOR: tether_bench::alloc::CountingAlloc = tether_bench::alloc::CountingAlloc;
@@ -72,8 +71,7 @@ fn usage() -> ExitCode {
 
 /// Serves until SIGTERM or SIGINT (`Ok`), or until the listener fails (`Err`).
 async fn run(port: u16) -> std::io::Result<()> {
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut shutdown = tether::dispose::ShutdownSignal::listen()?;
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let port = listener.local_addr()?.port();
     let mut stdout = std::io::stdout().lock();
@@ -88,7 +86,6 @@ async fn run(port: u16) -> std::io::Result<()> {
     );
     tokio::select! {
         served = server => served,
-        _ = terminate.recv() => Ok(()),
-        _ = interrupt.recv() => Ok(()),
+        _ = shutdown.recv() => Ok(()),
     }
 }

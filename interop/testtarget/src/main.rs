@@ -23,7 +23,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::signal::unix::{signal, SignalKind};
 
 fn main() -> ExitCode {
     let mut argv = std::env::args().skip(1);
@@ -58,8 +57,7 @@ fn main() -> ExitCode {
 
 /// Serves until SIGTERM or SIGINT, then shuts down gracefully (`Ok`); `Err` if the listener fails.
 async fn run(port: u16) -> std::io::Result<()> {
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut shutdown = tether::dispose::ShutdownSignal::listen()?;
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let port = listener.local_addr()?.port();
     let mut stdout = std::io::stdout().lock();
@@ -72,10 +70,7 @@ async fn run(port: u16) -> std::io::Result<()> {
         ..Default::default()
     };
     let signalled = async move {
-        tokio::select! {
-            _ = terminate.recv() => {}
-            _ = interrupt.recv() => {}
-        }
+        shutdown.recv().await;
     };
     tether::server::serve_until(listener, test_target::main_stub, options, signalled).await
 }
