@@ -22,7 +22,8 @@ impl ToTokens for Expansion<'_> {
     }
 }
 
-/// The trait as written, with `async fn` desugared to `Send` futures.
+/// The trait as written, with `async fn` desugared to `Send` futures, and its implementation
+/// for `Arc<T>`.
 fn trait_definition(interface: &Interface) -> TokenStream {
     let Interface {
         attrs,
@@ -32,25 +33,16 @@ fn trait_definition(interface: &Interface) -> TokenStream {
         ..
     } = interface;
     let members = interface.members.iter().map(|member| {
-        let Member {
-            attrs,
-            ident,
-            params,
-            output,
-            default,
-            ..
-        } = member;
-        let names = params.iter().map(|p| &p.ident);
-        let types = params.iter().map(|p| &p.ty);
-        let ty = &output.ty;
-        let signature = quote_spanned! {ident.span()=>
-            fn #ident(&self #(, #names: #types)*)
-                -> impl ::core::future::Future<Output = #ty> + ::core::marker::Send
-        };
-        match default {
-            Some(body) => quote! {
+        let attrs = &member.attrs;
+        let signature = signature(member);
+        match &member.default {
+            Some(body) if member.asyncness => quote! {
                 #(#attrs)*
                 #signature { async move #body }
+            },
+            Some(body) => quote! {
+                #(#attrs)*
+                #signature #body
             },
             None => quote! {
                 #(#attrs)*
@@ -58,11 +50,46 @@ fn trait_definition(interface: &Interface) -> TokenStream {
             },
         }
     });
+    // `Arc<T>` serves as `T`: `{Trait}Client::serve(Arc::clone(&shared))` hands out one object
+    // as a new lineage each time (rule L4), its disposer running once per lineage.
+    let delegates = interface.members.iter().map(|member| {
+        let signature = signature(member);
+        let method = &member.ident;
+        let names = member.params.iter().map(|p| &p.ident);
+        quote! {
+            #signature {
+                <__T as #ident>::#method(self #(, #names)*)
+            }
+        }
+    });
     quote! {
         #(#attrs)*
         #vis trait #ident: #(#supertraits +)* ::core::marker::Send + ::core::marker::Sync + 'static {
             #(#members)*
         }
+
+        impl<__T: #ident> #ident for ::std::sync::Arc<__T>
+        where
+            ::std::sync::Arc<__T>: #(#supertraits +)* ::core::marker::Send,
+        {
+            #(#delegates)*
+        }
+    }
+}
+
+/// A member's signature in the trait: an `async fn` returns a `Send` future.
+fn signature(member: &Member) -> TokenStream {
+    let ident = &member.ident;
+    let names = member.params.iter().map(|p| &p.ident);
+    let types = member.params.iter().map(|p| &p.ty);
+    let ty = &member.output.ty;
+    if member.asyncness {
+        quote_spanned! {ident.span()=>
+            fn #ident(&self #(, #names: #types)*)
+                -> impl ::core::future::Future<Output = #ty> + ::core::marker::Send
+        }
+    } else {
+        quote_spanned! {ident.span()=> fn #ident(&self #(, #names: #types)*) -> #ty }
     }
 }
 
@@ -73,12 +100,22 @@ fn encode(member: &Member) -> TokenStream {
     if member.output.fallible {
         quote! {
             match __out {
-                ::core::result::Result::Ok(__ok) => #private::encode_result(#js_name, &__ok),
+                ::core::result::Result::Ok(__ok) => #private::encode_result(#js_name, __ok),
                 ::core::result::Result::Err(__err) => ::core::result::Result::Err(#private::reject(__err)),
             }
         }
     } else {
-        quote!(#private::encode_result(#js_name, &__out))
+        quote!(#private::encode_result(#js_name, __out))
+    }
+}
+
+/// The call of `member` on `__T` with `args` (the receiver first), awaited if it is `async`.
+fn call(trait_ident: &syn::Ident, member: &Member, args: TokenStream) -> TokenStream {
+    let ident = &member.ident;
+    if member.asyncness {
+        quote!(<__T as #trait_ident>::#ident(#args).await)
+    } else {
+        quote!(<__T as #trait_ident>::#ident(#args))
     }
 }
 
@@ -97,15 +134,23 @@ fn server(interface: &Interface) -> TokenStream {
 
     let methods = interface.methods().map(|member| {
         let js_name = &member.js_name;
-        let ident = &member.ident;
-        let names: Vec<_> = member.params.iter().map(|p| &p.ident).collect();
         // Each check is spanned at its parameter's type, where a type error belongs.
         let takes = member.params.iter().map(|p| {
-            let (name, ty, label) = (&p.ident, &p.ty, p.name());
-            quote_spanned!(ty.span()=> let #name: #ty = __params.take(#label)?;)
+            let (name, owned, label) = (&p.ident, &p.owned, &p.label);
+            quote_spanned!(p.ty.span()=> let #name: #owned = __params.take(#label)?;)
         });
+        // A parameter taken by reference is lent for the call and dropped with the future.
+        let args = member.params.iter().map(|p| {
+            let name = &p.ident;
+            if p.by_ref {
+                quote!(&#name)
+            } else {
+                quote!(#name)
+            }
+        });
+        let call = call(trait_ident, member, quote!(&self.inner #(, #args)*));
         let encode = encode(member);
-        let params = if names.is_empty() {
+        let params = if member.params.is_empty() {
             quote!(let _ = __args;)
         } else {
             quote! {
@@ -116,7 +161,7 @@ fn server(interface: &Interface) -> TokenStream {
         quote! {
             #js_name => ::std::boxed::Box::pin(async move {
                 #params
-                let __out = <__T as #trait_ident>::#ident(&self.inner #(, #names)*).await;
+                let __out = #call;
                 #encode
             }),
         }
@@ -124,18 +169,18 @@ fn server(interface: &Interface) -> TokenStream {
 
     let getters = interface.getters().map(|member| {
         let js_name = &member.js_name;
-        let ident = &member.ident;
         let encode = encode(member);
+        let call = call(trait_ident, member, quote!(&self.inner));
         quote! {
             #js_name => ::std::boxed::Box::pin(async move {
-                let __out = <__T as #trait_ident>::#ident(&self.inner).await;
+                let __out = #call;
                 #encode
             }),
         }
     });
 
     let dispose = interface.disposer().map(|member| {
-        let ident = &member.ident;
+        let call = call(trait_ident, member, quote!(&self.inner));
         let result = if member.output.fallible {
             quote!(__out.map_err(#private::reject))
         } else {
@@ -149,7 +194,7 @@ fn server(interface: &Interface) -> TokenStream {
                 self: ::std::sync::Arc<Self>,
             ) -> ::core::option::Option<::tether::BoxFuture<'static, ::tether::RpcResult<()>>> {
                 ::core::option::Option::Some(::std::boxed::Box::pin(async move {
-                    let __out = <__T as #trait_ident>::#ident(&self.inner).await;
+                    let __out = #call;
                     #result
                 }))
             }
@@ -220,14 +265,7 @@ fn client(interface: &Interface) -> TokenStream {
         let ok = &member.output.ok;
         let names = member.params.iter().map(|p| &p.ident);
         let types = member.params.iter().map(|p| &p.ty);
-        let pushes = member.params.iter().map(|p| {
-            let (name, label) = (&p.ident, p.name());
-            if p.optional {
-                quote_spanned!(p.ty.span()=> __args.push_optional(#label, &#name);)
-            } else {
-                quote_spanned!(p.ty.span()=> __args.push(#label, &#name);)
-            }
-        });
+        let pushes = member.params.iter().map(push);
         let docs = member_docs(member, &format!("Calls `{js_name}` on the target."));
         quote! {
             #docs
@@ -247,23 +285,34 @@ fn client(interface: &Interface) -> TokenStream {
         let ident = &member.ident;
         let ok = &member.output.ok;
         let names = member.params.iter().map(|p| &p.ident);
-        let types = member.params.iter().map(|p| &p.ty);
+        // A borrowed parameter stays a reference (an argument of a client type can be a
+        // promise through its `Deref`: `&*promise`).
+        let types = member.params.iter().map(|p| {
+            let ty = &p.ty;
+            if p.by_ref {
+                quote!(#ty)
+            } else {
+                quote!(impl ::tether::typed::IntoArg<#ty>)
+            }
+        });
         let pushes = member.params.iter().map(|p| {
-            let (name, label, ty) = (&p.ident, p.name(), &p.ty);
+            let (name, label, ty) = (&p.ident, &p.label, &p.ty);
             let arg = quote!(<_ as ::tether::typed::IntoArg<#ty>>::into_arg(#name));
-            if p.optional {
+            if p.by_ref {
+                push(p)
+            } else if p.optional {
                 quote_spanned!(p.ty.span()=> __args.push_optional_arg(#label, #arg);)
             } else {
                 quote_spanned!(p.ty.span()=> __args.push_arg(#label, #arg);)
             }
         });
         let doc = format!(
-            "Calls `{js_name}` on the target; each argument may be a value or a \
+            "Calls `{js_name}` on the target; each argument taken by value may be a value or a \
              `tether::typed::TypedPromise` of one."
         );
         quote! {
             #[doc = #doc]
-            #vis fn #ident(&self #(, #names: impl ::tether::typed::IntoArg<#types>)*) -> ::tether::typed::TypedPromise<#ok> {
+            #vis fn #ident(&self #(, #names: #types)*) -> ::tether::typed::TypedPromise<#ok> {
                 let mut __args = #private::ArgList::new(#js_name);
                 #(#pushes)*
                 __args.call(&self.client.stub)
@@ -398,6 +447,21 @@ fn client(interface: &Interface) -> TokenStream {
                     .map(Self::from_stub)
             }
         }
+    }
+}
+
+/// Adds parameter `p` (a value, or a reference to one) to the client's argument list `__args`.
+fn push(p: &crate::model::Param) -> TokenStream {
+    let (name, label) = (&p.ident, &p.label);
+    let value = if p.by_ref {
+        quote!(#name)
+    } else {
+        quote!(&#name)
+    };
+    if p.optional {
+        quote_spanned!(p.ty.span()=> __args.push_optional(#label, #value);)
+    } else {
+        quote_spanned!(p.ty.span()=> __args.push(#label, #value);)
     }
 }
 

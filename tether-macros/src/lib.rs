@@ -9,25 +9,42 @@
 //! | item | what it is |
 //! | --- | --- |
 //! | `trait Calculator` | the trait as written; each `async fn` returns a `Send` future, and the trait requires `Send + Sync + 'static` |
+//! | `impl Calculator for Arc<T>` | for any `T: Calculator`, so one object can be served several times (below) |
 //! | `CalculatorServer<T>` | a `tether::Target` serving any `T: Calculator`: dispatch by JavaScript name, argument checks at the boundary, result encoding |
 //! | `CalculatorClient` | a typed stub (from any `tether::Stub`): each method returns a `tether::typed::TypedPromise` |
-//! | `CalculatorWithPromises<'a>` | from `CalculatorClient::with_promises()`: the same methods, each argument a `T` or a `TypedPromise<T>` (`impl tether::typed::IntoArg<T>`), e.g. the element placeholder inside `TypedPromise::map` |
+//! | `CalculatorWithPromises<'a>` | from `CalculatorClient::with_promises()`: the same methods, each argument taken by value a `T` or a `TypedPromise<T>` (`impl tether::typed::IntoArg<T>`), e.g. the element placeholder inside `TypedPromise::map` |
 //!
 //! Members:
 //!
-//! * `async fn name(&self, params...) -> T` is a method, called from JavaScript as `name` in
-//!   camelCase (`make_counter` is `makeCounter`); `#[rename = "jsName"]` overrides the name.
+//! * `async fn name(&self, params...) -> T` (or a plain `fn`, for a body that does not wait) is
+//!   a method, called from JavaScript as `name` in camelCase (`make_counter` is `makeCounter`);
+//!   `#[rename = "jsName"]` overrides the name. A parameter may carry `#[rename = "jsName"]`
+//!   too: arguments are positional, so that name only appears in error messages.
 //! * A parameter of type `Option<T>` may be missing, `undefined` or `null`. Any other missing or
 //!   mistyped argument rejects with a `TypeError` naming the method and the parameter
 //!   (`makeCounter: parameter 'start' must be an integer, got string`); the body does not run.
-//! * Parameters and results are serde types, `tether::Value`, `tether::Stub` or typed clients
-//!   (passed by reference; passing one by value transfers it).
+//!   (To tell `undefined` from `null`, take a `tether::Value`.)
+//! * Parameters and results are serde types, `tether::Value`, `tether::Stub` or typed clients.
+//!   A parameter is taken by value (`T`) or by reference (`&T`, `&str`, `&[T]`).
 //! * A result `Result<T, E>` with `E: Into<tether::RpcError>` rejects with the error on `Err`.
 //! * `#[getter] async fn name(&self) -> T` is a property, read with `get`; calling it as a method
 //!   rejects with `TypeError: 'name' is not a function.`, as in capnweb.
 //! * `#[dispose] async fn name(&self)` (optional, at most one) runs when the last stub of a
 //!   lineage is released; it is not reachable remotely.
 //! * Unknown members are as in capnweb: calling one is a `TypeError`, reading one is `undefined`.
+//!
+//! Ownership does the lifecycle of the stubs a method receives and returns:
+//!
+//! | in the signature | what happens to a stub (or typed client) |
+//! | --- | --- |
+//! | `counter: CounterClient` | the method owns it: kept if it stores it, released when the call returns if it drops it |
+//! | `counter: &CounterClient` | lent for the call: released when the call returns, unless the method keeps a duplicate (`counter.clone()`); the borrow checker refuses to keep the reference itself |
+//! | `-> CounterClient` | moved into the result: the caller gets the reference the method had |
+//! | `{Trait}Client::serve(x)` | a new target and a new lineage |
+//! | `{Trait}Client::serve(Arc::clone(&shared))` | the same object as a new lineage each time: its `#[dispose]` runs once per lineage, when that lineage's last stub is gone |
+//!
+//! On the client side the same holds: passing a client by value transfers it (using it again
+//! does not compile), passing it by reference keeps yours.
 //!
 //! A result that is a typed client can be used before it arrives:
 //! `calc.make_counter(Some(5)).increment(1).await?` sends both calls at once.

@@ -53,7 +53,7 @@ pub(crate) enum Kind {
     Dispose,
 }
 
-/// One `async fn` of the trait.
+/// One method of the trait (`async fn` or `fn`).
 pub(crate) struct Member {
     /// Attributes other than the interface's own (`getter`, `rename`, `dispose`).
     pub(crate) attrs: Vec<Attribute>,
@@ -61,6 +61,9 @@ pub(crate) struct Member {
     /// The JavaScript name: camelCase of the Rust name unless renamed.
     pub(crate) js_name: String,
     pub(crate) kind: Kind,
+    /// `async fn` (the trait method returns a `Send` future) or plain `fn` (it returns the
+    /// value; the server adapter calls it in place).
+    pub(crate) asyncness: bool,
     pub(crate) params: Vec<Param>,
     pub(crate) output: Output,
     /// A default body, if the trait gives one.
@@ -77,17 +80,18 @@ impl Member {
 /// One parameter.
 pub(crate) struct Param {
     pub(crate) ident: Ident,
+    /// The type as written (`T` or `&T`).
     pub(crate) ty: Type,
+    /// What crosses the wire: `T` for `T` and `&T`, `String` for `&str`, `Vec<T>` for `&[T]`.
+    pub(crate) owned: Type,
+    /// Taken by reference: the server adapter owns the argument and lends it to the method for
+    /// the call; it is dropped (stubs in it released) when the call returns.
+    pub(crate) by_ref: bool,
     /// `Option<_>`: missing, `undefined` and `null` are `None`; the client sends `None` as
     /// `undefined` so a JavaScript default applies.
     pub(crate) optional: bool,
-}
-
-impl Param {
-    /// The parameter's name as it appears in error messages.
-    pub(crate) fn name(&self) -> String {
-        self.ident.to_string().trim_start_matches("r#").to_owned()
-    }
+    /// The name in error messages: the Rust name, or `#[rename = "..."]`.
+    pub(crate) label: String,
 }
 
 /// What a member returns.

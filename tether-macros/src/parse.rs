@@ -74,7 +74,7 @@ pub(crate) fn interface(args: TokenStream, item: ItemTrait) -> syn::Result<Inter
             }
             other => errors.push(
                 other.span(),
-                "an interface may only contain `async fn` methods",
+                "an interface may only contain methods (`async fn` or `fn`)",
             ),
         }
     }
@@ -120,24 +120,98 @@ fn member_attrs(attrs: Vec<Attribute>, errors: &mut Errors) -> MemberAttrs {
                 out.dispose = Some(attr.span());
             }
         } else if path.is_ident("rename") {
-            match &attr.meta {
-                Meta::NameValue(nv) => match &nv.value {
-                    Expr::Lit(lit) => match &lit.lit {
-                        Lit::Str(s) if !s.value().is_empty() => out.rename = Some(s.value()),
-                        _ => errors.push(
-                            nv.value.span(),
-                            "the JavaScript name must be a non-empty string",
-                        ),
-                    },
-                    other => errors.push(other.span(), "write `#[rename = \"jsName\"]`"),
-                },
-                _ => errors.push(attr.span(), "write `#[rename = \"jsName\"]`"),
+            if let Some(name) = rename(&attr, errors) {
+                out.rename = Some(name);
             }
         } else {
             out.others.push(attr);
         }
     }
     out
+}
+
+/// The JavaScript name of `#[rename = "jsName"]`.
+fn rename(attr: &Attribute, errors: &mut Errors) -> Option<String> {
+    match &attr.meta {
+        Meta::NameValue(nv) => match &nv.value {
+            Expr::Lit(lit) => match &lit.lit {
+                Lit::Str(s) if !s.value().is_empty() => return Some(s.value()),
+                _ => errors.push(
+                    nv.value.span(),
+                    "the JavaScript name must be a non-empty string",
+                ),
+            },
+            other => errors.push(other.span(), "write `#[rename = \"jsName\"]`"),
+        },
+        _ => errors.push(attr.span(), "write `#[rename = \"jsName\"]`"),
+    }
+    None
+}
+
+/// One parameter: `name: T` or `name: &T`, optionally `#[rename = "jsName"]` (used in error
+/// messages).
+fn param(pat_type: &syn::PatType, errors: &mut Errors) -> Option<Param> {
+    let mut label = None;
+    for attr in &pat_type.attrs {
+        if attr.path().is_ident("rename") {
+            label = rename(attr, errors);
+        } else {
+            errors.push(
+                attr.span(),
+                "a parameter of an interface method takes only `#[rename = \"jsName\"]`",
+            );
+        }
+    }
+    let ident = match &*pat_type.pat {
+        Pat::Ident(pat)
+            if pat.by_ref.is_none() && pat.mutability.is_none() && pat.subpat.is_none() =>
+        {
+            pat.ident.clone()
+        }
+        other => {
+            errors.push(
+                other.span(),
+                "interface parameters must be plain names: the name is used in error messages",
+            );
+            return None;
+        }
+    };
+    let ty = (*pat_type.ty).clone();
+    let (owned, by_ref) = match &ty {
+        Type::Reference(reference) => {
+            if let Some(mutability) = &reference.mutability {
+                errors.push(
+                    mutability.span(),
+                    "a parameter cannot be `&mut`: take it by value to own it, or by `&` to borrow it for the call",
+                );
+            }
+            (owned_type(&reference.elem), true)
+        }
+        _ => (ty.clone(), false),
+    };
+    Some(Param {
+        label: label.unwrap_or_else(|| ident.to_string().trim_start_matches("r#").to_owned()),
+        ident,
+        optional: is_option(&owned),
+        owned,
+        by_ref,
+        ty,
+    })
+}
+
+/// What the server reads for a parameter borrowed as `&elem`: `String` for `str`, `Vec<T>` for
+/// `[T]`, `elem` otherwise.
+fn owned_type(elem: &Type) -> Type {
+    match elem {
+        Type::Slice(slice) => {
+            let item = &slice.elem;
+            syn::parse_quote!(::std::vec::Vec<#item>)
+        }
+        _ if last_segment(elem).is_some_and(|s| s.ident == "str" && s.arguments.is_none()) => {
+            syn::parse_quote!(::std::string::String)
+        }
+        _ => elem.clone(),
+    }
 }
 
 fn member(function: TraitItemFn, errors: &mut Errors) -> Option<Member> {
@@ -150,9 +224,6 @@ fn member(function: TraitItemFn, errors: &mut Errors) -> Option<Member> {
             ident.span(),
             format!("`{rust_name}` is a method of the generated client; name this member differently and use #[rename = \"{rust_name}\"] to keep its JavaScript name"),
         );
-    }
-    if sig.asyncness.is_none() {
-        errors.push(sig.fn_token.span(), "interface methods must be `async fn`");
     }
     if let Some(constness) = &sig.constness {
         errors.push(constness.span(), "interface methods cannot be `const`");
@@ -188,21 +259,7 @@ fn member(function: TraitItemFn, errors: &mut Errors) -> Option<Member> {
     let mut params = Vec::new();
     for input in sig.inputs.iter().skip(1) {
         match input {
-            FnArg::Typed(pat_type) => match &*pat_type.pat {
-                Pat::Ident(pat)
-                    if pat.by_ref.is_none() && pat.mutability.is_none() && pat.subpat.is_none() =>
-                {
-                    params.push(Param {
-                        ident: pat.ident.clone(),
-                        optional: is_option(&pat_type.ty),
-                        ty: (*pat_type.ty).clone(),
-                    });
-                }
-                other => errors.push(
-                    other.span(),
-                    "interface parameters must be plain names: the name is used in error messages",
-                ),
-            },
+            FnArg::Typed(pat_type) => params.extend(param(pat_type, errors)),
             FnArg::Receiver(receiver) => errors.push(receiver.span(), "unexpected `self`"),
         }
     }
@@ -234,6 +291,7 @@ fn member(function: TraitItemFn, errors: &mut Errors) -> Option<Member> {
         ident,
         js_name,
         kind,
+        asyncness: sig.asyncness.is_some(),
         params,
         output,
         default: function.default,

@@ -14,10 +14,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use tether::{RpcError, Stub, Target, Value};
+use tether::{RpcError, Stub, Value};
 
 use crate::counter::{CounterClient, CounterImpl};
-use crate::disposable::{disposed_count, DisposableClient, DisposableImpl, DisposableServer};
+use crate::disposable::{disposed_count, DisposableClient, DisposableImpl};
 use crate::js;
 
 /// Most elements `generateFibonacci` and `makeDisposableRepeated` hand out in one call.
@@ -172,13 +172,11 @@ impl TestTarget for TestTargetImpl {
         n: Option<f64>,
     ) -> Result<Vec<DisposableClient>, RpcError> {
         let n = js::length(n, 3, MAX_LENGTH)?;
-        // One target, one new lineage per slot: each slot is a separate hand-out, so the disposer
-        // runs once per slot. (`DisposableClient::serve` would make a new target each time.)
-        let target: Arc<dyn Target> = Arc::new(DisposableServer::new(DisposableImpl::new(
-            tag.unwrap_or_default(),
-        )));
+        // One object, one new lineage per slot: each slot is a separate hand-out, so the disposer
+        // runs once per slot.
+        let shared = Arc::new(DisposableImpl::new(tag.unwrap_or_default()));
         Ok((0..n)
-            .map(|_| DisposableClient::from_stub(Stub::from_arc(target.clone())))
+            .map(|_| DisposableClient::serve(Arc::clone(&shared)))
             .collect())
     }
 

@@ -5,6 +5,8 @@
 //! messages in one place: a bad argument is rejected at the boundary with
 //! `TypeError: method: parameter 'name' must be ..., got ...` before the method body runs.
 
+use std::any::Any;
+
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -50,9 +52,27 @@ impl Params {
     }
 }
 
-/// Encodes what a server method returned. Stubs and typed clients in it pass by reference.
-pub fn encode_result<T: Serialize + ?Sized>(method: &'static str, value: &T) -> RpcResult {
-    to_value(value).map_err(|e| e.to_rpc_error(&format!("{method}: result")))
+/// Encodes what a server method returned, consuming it: returning a stub moves it into the
+/// result. A [`Value`] or a [`Stub`] is the result as it is; anything else is serialized (the
+/// stubs in it, typed clients included, are duplicated into the result and the originals dropped
+/// with the rest of the value, so the result holds the only references, as after a move).
+pub fn encode_result<T: Serialize + 'static>(method: &'static str, value: T) -> RpcResult {
+    let mut slot = Some(value);
+    if let Some(value) = take_as::<Value>(&mut slot) {
+        return Ok(value);
+    }
+    if let Some(stub) = take_as::<Stub>(&mut slot) {
+        return Ok(Value::Stub(stub));
+    }
+    match slot {
+        Some(value) => to_value(&value).map_err(|e| e.to_rpc_error(&format!("{method}: result"))),
+        None => Ok(Value::Undefined),
+    }
+}
+
+/// Takes the value out of `slot` if it is an `Option<U>` (that is, if the slot's type is `U`).
+fn take_as<U: 'static>(slot: &mut dyn Any) -> Option<U> {
+    slot.downcast_mut::<Option<U>>().and_then(Option::take)
 }
 
 /// The arguments of a client call, encoded as they are added; the first failure rejects the call.

@@ -25,19 +25,19 @@
 //!
 //! #[tether::interface]
 //! pub trait Geometry {
-//!     /// Mirrors a point: a call with a serde struct.
-//!     async fn mirror(&self, p: Point) -> Point;
-//!     /// Fails on an empty list (JavaScript name `centreOf`).
-//!     async fn centre_of(&self, points: Vec<Point>) -> Result<Point, RpcError>;
+//!     /// Mirrors a point: a call with a serde struct (a plain `fn`: nothing to wait for).
+//!     fn mirror(&self, p: Point) -> Point;
+//!     /// Fails on an empty list (JavaScript name `centreOf`); borrows the list.
+//!     async fn centre_of(&self, points: &[Point]) -> Result<Point, RpcError>;
 //! }
 //!
 //! struct Plane;
 //!
 //! impl Geometry for Plane {
-//!     async fn mirror(&self, p: Point) -> Point {
+//!     fn mirror(&self, p: Point) -> Point {
 //!         Point { x: -p.x, y: -p.y }
 //!     }
-//!     async fn centre_of(&self, points: Vec<Point>) -> Result<Point, RpcError> {
+//!     async fn centre_of(&self, points: &[Point]) -> Result<Point, RpcError> {
 //!         if points.is_empty() {
 //!             return Err(RpcError::range_error("no points"));
 //!         }
@@ -56,7 +56,7 @@
 //! let geometry = GeometryClient::from(main);
 //!
 //! assert_eq!(geometry.mirror(Point { x: 1.0, y: 2.0 }).await?, Point { x: -1.0, y: -2.0 });
-//! let error = geometry.centre_of(vec![]).await.unwrap_err();
+//! let error = geometry.centre_of(&[]).await.unwrap_err();
 //! assert_eq!(error.name, "RangeError");
 //! # Ok(()) }
 //! ```
