@@ -405,6 +405,25 @@ async fn a_typed_pipelined_chain_costs_one_round_trip() {
 }
 
 #[tokio::test]
+async fn a_typed_property_read_on_a_pending_result_costs_one_round_trip() {
+    let s = setup();
+    s.conn.log.clear();
+    let value = s.calc.make_counter(Some(9)).value().await.unwrap();
+    assert_eq!(value, 9);
+    let all = s.conn.log.all();
+    // The property path rides on the unresolved import: both pushes before any reply.
+    assert_eq!(
+        &all[..3],
+        &[
+            r#"> ["push",["pipeline",0,["makeCounter"],[9]]]"#.to_owned(),
+            r#"> ["push",["pipeline",1,["value"]]]"#.to_owned(),
+            r#"> ["pull",2]"#.to_owned(),
+        ],
+        "{all:?}"
+    );
+}
+
+#[tokio::test]
 async fn stubs_and_typed_clients_pass_by_reference() {
     let s = setup();
     // A server counter passed back to the server.

@@ -36,8 +36,13 @@ impl Params {
     /// Takes the next argument as a `T`. A missing argument reads as `undefined`, which only
     /// `Option`, `()` and [`Value`] accept; anything else is a `TypeError` naming the method and
     /// the parameter.
-    pub fn take<T: DeserializeOwned>(&mut self, name: &'static str) -> RpcResult<T> {
-        let value = self.args.next().unwrap_or_default();
+    pub fn take<T: DeserializeOwned + 'static>(&mut self, name: &'static str) -> RpcResult<T> {
+        let mut slot = Some(self.args.next().unwrap_or_default());
+        // A `Value` parameter takes the argument as it is.
+        if let Some(value) = take_as::<T>(&mut slot) {
+            return Ok(value);
+        }
+        let value = slot.unwrap_or_default();
         let missing = value.is_undefined();
         from_value(value).map_err(|error| {
             if missing {
