@@ -14,6 +14,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use tether::typed::Callback;
 use tether::{RpcError, Stub, Value};
 
 use crate::counter::{CounterClient, CounterImpl};
@@ -32,7 +33,11 @@ pub(crate) trait TestTarget {
     /// the client's stub of this very main object).
     async fn call_square(&self, this: TestTargetClient, i: f64) -> Result<Value, RpcError>;
     /// `{ result: await func(i) }`; an error from `func` is passed on unchanged.
-    async fn call_function(&self, func: Stub, i: Value) -> Result<Value, RpcError>;
+    async fn call_function(
+        &self,
+        func: Callback<(Value,), Value>,
+        i: Value,
+    ) -> Result<Value, RpcError>;
     /// Always rejects with `RangeError("test error")`.
     async fn throw_error(&self) -> Result<(), RpcError>;
     /// A new Counter starting at `i`.
@@ -114,8 +119,12 @@ impl TestTarget for TestTargetImpl {
         Ok(Value::object([("result", result)]))
     }
 
-    async fn call_function(&self, func: Stub, i: Value) -> Result<Value, RpcError> {
-        let result = func.invoke(vec![i]).await?;
+    async fn call_function(
+        &self,
+        func: Callback<(Value,), Value>,
+        i: Value,
+    ) -> Result<Value, RpcError> {
+        let result = func.call((i,)).await?;
         Ok(Value::object([("result", result)]))
     }
 
