@@ -24,8 +24,9 @@
 //!   mistyped argument rejects with a `TypeError` naming the method and the parameter
 //!   (`makeCounter: parameter 'start' must be an integer, got string`); the body does not run.
 //!   (To tell `undefined` from `null`, take a `tether::Value`.)
-//! * Parameters and results are serde types, `tether::Value`, `tether::Stub` or typed clients.
-//!   A parameter is taken by value (`T`) or by reference (`&T`, `&str`, `&[T]`).
+//! * Parameters and results are serde types, `tether::Value`, `tether::Stub`, typed clients or
+//!   callbacks (`tether::typed::Callback<(A, B), R>`: a function, its arguments and result
+//!   checked). A parameter is taken by value (`T`) or by reference (`&T`, `&str`, `&[T]`).
 //! * A result `Result<T, E>` with `E: Into<tether::RpcError>` rejects with the error on `Err`.
 //! * `#[getter] async fn name(&self) -> T` is a property, read with `get`; calling it as a method
 //!   rejects with `TypeError: 'name' is not a function.`, as in capnweb.
