@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole tether benchmark in one go, on this machine, and BENCHMARKS.md from its results.
 #
-#   bench/run.sh            (from any directory; about 15 minutes with the defaults on a quiet
+#   bench/run.sh            (from any directory; about 18 minutes with the defaults on a quiet
 #                           machine, more when other processes make it wait and retry)
 #
 # What it runs, servers pinned to CPU 0 and every client to CPU 1 (taskset), as the shared kit
@@ -9,14 +9,21 @@
 #   1. the shared Node driver (client.mjs via run-all.sh) against the capnweb reference server
 #      (server.mjs) and the `ws` echo server (raw-ws-server.mjs);
 #   2. the same Node driver against tether-bench-server (the binary interop/serve-bench builds
-#      and runs) and tether-raw-echo;
-#   3. the Rust driver (tether-bench-driver) against tether-bench-server and tether-raw-echo, and
-#      the raw workloads once more (both drivers) against tether-raw-echo with an 8 KiB read
-#      buffer;
+#      and runs; its default, typed BenchApi) and tether-raw-echo, and against a second
+#      tether-bench-server started with --api=dynamic (the hand-written tether::Target baseline,
+#      label tether-dynamic), the two tether servers back to back in alternating order so both
+#      see the same machine state;
+#   3. the Rust driver (tether-bench-driver) against the typed tether-bench-server and
+#      tether-raw-echo, and the raw workloads once more (both drivers) against tether-raw-echo
+#      with an 8 KiB read buffer;
 #   repetitions interleaved (1, 2, 3 in turn, REPS times); then, once:
-#   4. the Node driver against tether-bench-server on the multi-thread runtime (runtime choice);
-#   5. a profile of tether-bench-server under the `concurrent` workload: `perf record` on the
-#      cpu-clock event with DWARF call stacks, and callgrind on a shorter run (each if usable).
+#   4. the Node driver against the typed tether-bench-server on the multi-thread runtime
+#      (runtime choice);
+#   5. a profile of the typed tether-bench-server under the `concurrent` workload: `perf record`
+#      on the cpu-clock event with DWARF call stacks, and callgrind on a shorter run (each if
+#      usable);
+#   6. the map() workload (bench/map.mjs, capnweb as the client) against capnweb and the typed
+#      tether server, REPS repetitions interleaved.
 # Raw JSON lines, profiles, the machine description and the commands go to bench/results/
 # (replaced on every run); the report goes to BENCHMARKS.md at the repository root.
 #
@@ -175,7 +182,8 @@ start() {
 cd "$KIT"
 start CAPNWEB "${SPIN[@]}" node --expose-gc server.mjs 0
 start NODERAW "${SPIN[@]}" node raw-ws-server.mjs 0
-start TETHER "${SPIN[@]}" "$BIN/tether-bench-server" 0
+start TETHER "${SPIN[@]}" "$BIN/tether-bench-server" 0 --api=typed
+start TETHERDYN "${SPIN[@]}" "$BIN/tether-bench-server" 0 --api=dynamic
 start RUSTRAW "${SPIN[@]}" "$BIN/tether-raw-echo" 0
 start RUSTRAW8K "${SPIN[@]}" "$BIN/tether-raw-echo" 0 --read-buffer=8192
 
@@ -241,6 +249,17 @@ node_run_all() {
 # ---------------------------------------------------------------------------------------------
 # the measurements
 
+# tether_typed REP / tether_dynamic REP: the Node driver against the typed tether server (with
+# the raw echo) / against the dynamic-API baseline (RPC workloads only).
+tether_typed() {
+  node_run_all tether "$TETHER_PORT" "$TETHER_PID" "$RUSTRAW_PORT" "$RUSTRAW_PID" "$1" \
+    >>"$OUT/tether-node.jsonl"
+}
+tether_dynamic() {
+  node_run_all tether-dynamic "$TETHERDYN_PORT" "$TETHERDYN_PID" "" "" "$1" \
+    "smoke seq concurrent pipeline stubs payload batch" >>"$OUT/tether-dynamic-node.jsonl"
+}
+
 TETHER_URL="ws://127.0.0.1:$TETHER_PORT/"
 RUSTRAW_URL="ws://127.0.0.1:$RUSTRAW_PORT/"
 RUSTRAW8K_URL="ws://127.0.0.1:$RUSTRAW8K_PORT/"
@@ -250,8 +269,14 @@ for rep in $(seq 1 "$REPS"); do
   note "run-all.sh runs, for each workload W: taskset -c $CLIENT_CPUS node --expose-gc client.mjs URL W --duration=$DURATION --warmup=$WARMUP --concurrency=$CONCURRENCY --count=$COUNT --rep=1 --label=L --server-pid=PID --attempt=N (batch: http:// URL; raw-*: the RAW server)"
   node_run_all capnweb-node "$CAPNWEB_PORT" "$CAPNWEB_PID" "$NODERAW_PORT" "$NODERAW_PID" "$rep" \
     >>"$OUT/capnweb-node.jsonl"
-  node_run_all tether "$TETHER_PORT" "$TETHER_PID" "$RUSTRAW_PORT" "$RUSTRAW_PID" "$rep" \
-    >>"$OUT/tether-node.jsonl"
+  # The typed server and the dynamic baseline back to back, the order alternating between
+  # repetitions, so that drift in the machine's state does not favour either.
+  note "the typed and the dynamic tether server: in this order in odd repetitions, reversed in even ones"
+  if [ $((rep % 2)) = 1 ]; then
+    tether_typed "$rep"; tether_dynamic "$rep"
+  else
+    tether_dynamic "$rep"; tether_typed "$rep"
+  fi
   for w in seq concurrent pipeline stubs payload batch; do
     rust_run "$TETHER_URL" "$w" "$rep" "$TETHER_PID" tether-rust-driver >>"$OUT/tether-rust.jsonl"
   done
@@ -350,6 +375,7 @@ changed="$(git -C "$ROOT" status --porcelain -- tether 2>/dev/null | wc -l)"
   echo "settings: DURATION=$DURATION s measured, WARMUP=$WARMUP s, CONCURRENCY=$CONCURRENCY, COUNT=$COUNT, QUIET_TIMEOUT=$QUIET_TIMEOUT s, RETRIES=$RETRIES, RETRY_OTHER=$RETRY_OTHER"
   echo "pinning: servers on CPU '${SERVER_CPUS}', clients on CPU '${CLIENT_CPUS}' (taskset)"
   echo "tether server runtime: $(grep -o '"flavor":"[^"]*"' "$OUT/tether-node.jsonl" | head -1 | cut -d'"' -f4)"
+  echo "tether server API: $(grep -o '"api":"[^"]*"' "$OUT/tether-node.jsonl" | head -1 | cut -d'"' -f4) (baseline: $(grep -o '"api":"[^"]*"' "$OUT/tether-dynamic-node.jsonl" | head -1 | cut -d'"' -f4), label tether-dynamic)"
   echo "profile: $PROFILE_DESC"
   echo "run time: $(( (SECONDS - STARTED_AT) / 60 )) min $(( (SECONDS - STARTED_AT) % 60 )) s"
 } >"$OUT/machine.txt"

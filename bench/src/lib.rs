@@ -6,15 +6,15 @@
 //!
 //! | binary | what |
 //! | --- | --- |
-//! | `tether-bench-server` | the BenchApi server on tether (`interop/serve-bench PORT` builds and runs it) |
+//! | `tether-bench-server` | the BenchApi server on tether, typed API by default, `--api=dynamic` for the hand-written baseline (`interop/serve-bench PORT` builds and runs it) |
 //! | `tether-bench-driver` | the workloads of the shared Node driver, written against tether's client |
 //! | `tether-raw-echo` | a plain WebSocket echo server (no RPC): the transport's limit |
 //! | `tether-bench-report` | turns the JSON lines of a run into `BENCHMARKS.md` |
 //!
 //! `bench/run.sh` runs all of it pinned (servers on CPU 0, clients on CPU 1) and writes the
 //! report. The library holds what the binaries share: the counting allocator ([`alloc`]), the
-//! BenchApi targets ([`api`]), `/proc` readings ([`procfs`]), the workloads ([`driver`]) and the
-//! report ([`report`]).
+//! BenchApi servers, typed and dynamic ([`api`]), `/proc` readings ([`procfs`]), the workloads
+//! ([`driver`]) and the report ([`report`]).
 
 pub mod alloc;
 pub mod api;

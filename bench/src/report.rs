@@ -7,7 +7,8 @@
 //! | file | what |
 //! | --- | --- |
 //! | `capnweb-node.jsonl` | the shared Node driver against the reference server (`server.mjs`) |
-//! | `tether-node.jsonl` | the shared Node driver against the tether server |
+//! | `tether-node.jsonl` | the shared Node driver against the tether server (typed API) |
+//! | `tether-dynamic-node.jsonl` | the same against the tether server on the dynamic API (`--api=dynamic`), the baseline of the typed one |
 //! | `tether-rust.jsonl` | the Rust driver against the tether server |
 //! | `tether-multi-node.jsonl` | the Node driver against the tether server on the multi-thread runtime |
 //! | `raw-small-buffer-rust.jsonl` | the Rust driver against the raw echo with an 8 KiB read buffer |
@@ -79,6 +80,9 @@ enum Get {
     Path(&'static str),
     /// Computed from the result.
     Derived(fn(&Json) -> Option<f64>),
+    /// Server CPU time per call, µs ([`server_us_per_call`]), of the sub-result at a dotted
+    /// path (`""`: the result itself).
+    ServerCpuPerCall(&'static str),
 }
 
 impl Get {
@@ -86,6 +90,8 @@ impl Get {
         match self {
             Get::Path(path) => at(result, path).and_then(Json::as_f64),
             Get::Derived(f) => f(result),
+            Get::ServerCpuPerCall("") => server_us_per_call(result),
+            Get::ServerCpuPerCall(path) => at(result, path).and_then(server_us_per_call),
         }
     }
 }
@@ -250,13 +256,21 @@ const fn m(
 }
 
 use Better::{Higher, Lower, Neither};
-use Get::{Derived, Path as P};
+use Get::{Derived, Path as P, ServerCpuPerCall as CpuPerCall};
 
 /// Every figure of the full table, in order.
 const FULL: &[Metric] = &[
     m("seq echo: calls/s", "", "seq", P("calls_per_s"), 0, Higher),
     m("seq echo: p50 latency", "µs", "seq", P("p50_us"), 0, Lower),
     m("seq echo: p99 latency", "µs", "seq", P("p99_us"), 0, Lower),
+    m(
+        "seq echo: server CPU per call",
+        "µs",
+        "seq",
+        CpuPerCall(""),
+        2,
+        Lower,
+    ),
     m(
         "seq echo: server CPU",
         "%",
@@ -346,6 +360,14 @@ const FULL: &[Metric] = &[
         Lower,
     ),
     m(
+        "pipeline chain2: server CPU per call",
+        "µs",
+        "pipeline",
+        CpuPerCall("chain2"),
+        2,
+        Lower,
+    ),
+    m(
         "pipeline chain2: round trips / chain",
         "",
         "pipeline",
@@ -367,6 +389,14 @@ const FULL: &[Metric] = &[
         "pipeline",
         P("chain10.p50_us"),
         0,
+        Lower,
+    ),
+    m(
+        "pipeline chain10: server CPU per call",
+        "µs",
+        "pipeline",
+        CpuPerCall("chain10"),
+        2,
         Lower,
     ),
     m(
@@ -498,6 +528,14 @@ const FULL: &[Metric] = &[
         Lower,
     ),
     m(
+        "payload echo 64 KiB string: server CPU per call",
+        "µs",
+        "payload",
+        CpuPerCall("echo_str_64k"),
+        2,
+        Lower,
+    ),
+    m(
         "payload echo 1 MiB Uint8Array: MB/s",
         "",
         "payload",
@@ -510,6 +548,14 @@ const FULL: &[Metric] = &[
         "ms",
         "payload",
         P("echo_u8_1m.p50_ms"),
+        2,
+        Lower,
+    ),
+    m(
+        "payload echo 1 MiB Uint8Array: server CPU per call",
+        "µs",
+        "payload",
+        CpuPerCall("echo_u8_1m"),
         2,
         Lower,
     ),
@@ -530,6 +576,14 @@ const FULL: &[Metric] = &[
         Lower,
     ),
     m(
+        "payload bytes(1 MiB): server CPU per call",
+        "µs",
+        "payload",
+        CpuPerCall("bytes_1m"),
+        2,
+        Lower,
+    ),
+    m(
         "batch 100 echo in 1 HTTP POST: batches/s",
         "",
         "batch",
@@ -543,6 +597,14 @@ const FULL: &[Metric] = &[
         "batch",
         P("echo100.p50_us"),
         0,
+        Lower,
+    ),
+    m(
+        "batch echo100: server CPU per call",
+        "µs",
+        "batch",
+        CpuPerCall("echo100"),
+        2,
         Lower,
     ),
     m(
@@ -567,6 +629,14 @@ const FULL: &[Metric] = &[
         "batch",
         P("add_chain100.p50_us"),
         0,
+        Lower,
+    ),
+    m(
+        "batch add_chain100: server CPU per call",
+        "µs",
+        "batch",
+        CpuPerCall("add_chain100"),
+        2,
         Lower,
     ),
     m(
@@ -692,8 +762,10 @@ fn arrow(better: Better) -> &'static str {
 pub struct Inputs {
     /// Node driver → capnweb reference server.
     pub capnweb: Column,
-    /// Node driver → tether server.
+    /// Node driver → tether server (typed API).
     pub tether: Column,
+    /// Node driver → tether server on the dynamic API, the typed API's baseline.
+    pub dynamic: Column,
     /// Rust driver → tether server.
     pub rust: Column,
     /// Node driver → tether server, multi-thread runtime.
@@ -735,6 +807,7 @@ impl Inputs {
         Inputs {
             capnweb: Column::load(&dir.join("capnweb-node.jsonl")),
             tether: Column::load(&dir.join("tether-node.jsonl")),
+            dynamic: Column::load(&dir.join("tether-dynamic-node.jsonl")),
             rust: Column::load(&dir.join("tether-rust.jsonl")),
             multi: Column::load(&dir.join("tether-multi-node.jsonl")),
             small_buffer: Column::load(&dir.join("raw-small-buffer-rust.jsonl")),
@@ -844,6 +917,7 @@ pub fn render(inputs: &Inputs) -> String {
     }
     let _ = writeln!(o);
     headline_notes(o, inputs);
+    typed_vs_dynamic_section(o, inputs);
 
     // ---- Rust driver
     let _ = writeln!(o, "## tether's own client: the Rust driver\n");
@@ -1092,6 +1166,7 @@ pub fn render(inputs: &Inputs) -> String {
     for (name, col) in [
         ("capnweb (Node driver)", cap),
         ("tether (Node driver)", tn),
+        ("tether dynamic API (Node driver)", &inputs.dynamic),
         ("tether (Rust driver)", tr),
         ("tether multi-thread (Node driver)", &inputs.multi),
         ("raw echo 8 KiB buffer (Rust driver)", small),
@@ -1184,6 +1259,229 @@ fn headline_notes(o: &mut String, inputs: &Inputs) {
         );
     }
     let _ = writeln!(o);
+}
+
+/// The figures of the typed-vs-dynamic comparison, by title in [`FULL`]: per workload, its
+/// throughput, latency and server CPU per call (memory for `stubs`).
+const TYPED_VS_DYNAMIC: &[&str] = &[
+    "seq echo: calls/s",
+    "seq echo: p50 latency",
+    "seq echo: server CPU per call",
+    "concurrent (100 in flight) echo {a:1,b:\"x\"}: calls/s",
+    "concurrent: p50 latency",
+    "concurrent: server CPU per call",
+    "pipeline chain2 makeCounter(0).increment(1): chains/s",
+    "pipeline chain2: p50 latency",
+    "pipeline chain2: server CPU per call",
+    "pipeline chain10 (pipelined): chains/s",
+    "pipeline chain10: p50 latency",
+    "pipeline chain10: server CPU per call",
+    "stubs: makeCounter creates/s (1000 in flight)",
+    "stubs: disposes/s (release of 100k)",
+    "stubs: server heap bytes / live stub",
+    "stubs: listOfStubs(1000) stubs/s",
+    "payload echo 64 KiB string: MB/s",
+    "payload echo 64 KiB string: p50",
+    "payload echo 64 KiB string: server CPU per call",
+    "payload echo 1 MiB Uint8Array: MB/s",
+    "payload echo 1 MiB Uint8Array: p50",
+    "payload echo 1 MiB Uint8Array: server CPU per call",
+    "payload bytes(1 MiB) download: MB/s",
+    "payload bytes(1 MiB): p50",
+    "payload bytes(1 MiB): server CPU per call",
+    "batch 100 echo in 1 HTTP POST: batches/s",
+    "batch echo100: p50 latency",
+    "batch echo100: server CPU per call",
+    "batch 100-deep add() chain in 1 POST: batches/s",
+    "batch add_chain100: p50 latency",
+    "batch add_chain100: server CPU per call",
+];
+
+/// `(max − min) ÷ median` of a figure over repetitions, when there are several.
+fn spread(stat: Option<Stat>) -> Option<f64> {
+    match stat {
+        Some(s) if s.n >= 2 && s.median != 0.0 => Some((s.max - s.min) / s.median.abs()),
+        _ => None,
+    }
+}
+
+/// How the typed server's figure compares with the dynamic one's, over repetitions.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Verdict {
+    /// Fewer than two repetitions on a side: no spread to compare with.
+    Undecided,
+    /// The two min–max ranges overlap: no measurable difference.
+    WithinSpread,
+    /// The ranges do not overlap and the typed server is better.
+    TypedBetter,
+    /// The ranges do not overlap and the typed server is worse: a measurable slowdown.
+    TypedWorse,
+}
+
+impl Verdict {
+    fn of(dynamic: Stat, typed: Stat, better: Better) -> Verdict {
+        if dynamic.n < 2 || typed.n < 2 {
+            Verdict::Undecided
+        } else if typed.min <= dynamic.max && dynamic.min <= typed.max {
+            Verdict::WithinSpread
+        } else if (typed.median > dynamic.median) == (better == Higher) {
+            Verdict::TypedBetter
+        } else {
+            Verdict::TypedWorse
+        }
+    }
+
+    fn text(self) -> &'static str {
+        match self {
+            Verdict::Undecided => "– (1 repetition)",
+            Verdict::WithinSpread => "within spread",
+            Verdict::TypedBetter => "typed better",
+            Verdict::TypedWorse => "**typed worse**",
+        }
+    }
+}
+
+/// The typed server (`tether-node.jsonl`) against the dynamic-API baseline
+/// (`tether-dynamic-node.jsonl`), both measured in the same run.
+fn typed_vs_dynamic_section(o: &mut String, inputs: &Inputs) {
+    let (dynamic, typed) = (&inputs.dynamic, &inputs.tether);
+    let _ = writeln!(o, "## Typed API vs dynamic API (same run)\n");
+    if dynamic.rows.is_empty() {
+        let _ = writeln!(
+            o,
+            "No results for the dynamic-API baseline in this run (`tether-dynamic-node.jsonl` \
+             is missing: these results predate it). Run `bench/run.sh` again to compare the \
+             typed server with it.\n"
+        );
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "The tether server of the other sections serves the BenchApi declared with \
+         `#[tether::interface]` (`bench/src/api/typed.rs`). A second `tether-bench-server \
+         --api=dynamic` serves the same contract through a hand-written `tether::Target` with a \
+         `match` on the method name (`bench/src/api/dynamic.rs`); both share everything but \
+         the dispatch. The Node driver ran against both in each of {} repetition(s), back to \
+         back in alternating order, so both saw the same machine state. Medians (min–max); the \
+         ratio is typed ÷ dynamic; the spread of a column is (max − min) ÷ median over its \
+         repetitions.\n",
+        dynamic.reps().min(typed.reps())
+    );
+    let _ = writeln!(
+        o,
+        "| measure | unit | dynamic (baseline) | typed | typed ÷ dynamic | spread dynamic / typed | verdict |"
+    );
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|");
+    let pct = |x: Option<f64>| x.map_or("–".to_owned(), |x| format!("{:.1} %", x * 100.0));
+    let mut spreads: Vec<(f64, &str)> = Vec::new();
+    let mut verdicts: Vec<(Verdict, &Metric, f64)> = Vec::new();
+    for title in TYPED_VS_DYNAMIC {
+        let Some(x) = metric(title) else { continue };
+        let (a, b) = (
+            dynamic.stat(x.workload, x.get),
+            typed.stat(x.workload, x.get),
+        );
+        if a.is_none() && b.is_none() {
+            continue;
+        }
+        let verdict = match (a, b) {
+            (Some(a), Some(b)) => {
+                let v = Verdict::of(a, b, x.better);
+                if b.median != 0.0 && a.median != 0.0 {
+                    verdicts.push((v, x, b.median / a.median));
+                }
+                v.text()
+            }
+            _ => "–",
+        };
+        spreads.extend(
+            [spread(a), spread(b)]
+                .into_iter()
+                .flatten()
+                .map(|sp| (sp, x.title)),
+        );
+        let _ = writeln!(
+            o,
+            "| {} | {}{} | {} | {} | {} | {} / {} | {verdict} |",
+            x.title,
+            x.unit,
+            arrow(x.better),
+            cell(a, x.decimals),
+            cell(b, x.decimals),
+            ratio(b, a),
+            pct(spread(a)),
+            pct(spread(b)),
+        );
+    }
+    let smoke = |col: &Column| match col.flag("smoke", "ok") {
+        Some((yes, n)) if yes == n => format!("passed ({yes}/{n} runs)"),
+        Some((yes, n)) => format!("**failed** in {} of {n} runs", n - yes),
+        None => "not run".to_owned(),
+    };
+    let _ = writeln!(
+        o,
+        "| smoke (the kit's contract check) | | {} | {} | | | |\n",
+        smoke(dynamic),
+        smoke(typed)
+    );
+
+    // What "no measurable slowdown" means, with this run's spread.
+    spreads.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let Some(&(widest, widest_title)) = spreads.last() else {
+        let _ = writeln!(
+            o,
+            "With one repetition per server there is no run-to-run spread to compare a \
+             difference with, so this run cannot tell a slowdown from noise: run with `REPS` \
+             of 2 or more (the default is 3).\n"
+        );
+        return;
+    };
+    let median_spread = spreads[spreads.len() / 2].0;
+    let _ = writeln!(
+        o,
+        "**What \"no measurable slowdown\" means here.** The same server's figure varies from \
+         one repetition to the next: by {:.1} % for the median figure above, and up to {:.1} % \
+         ({widest_title}). A difference between the two servers smaller than its figures' \
+         spread cannot be told from that noise. So a figure shows a measurable slowdown only \
+         when the typed server's min–max range lies entirely on the worse side of the dynamic \
+         server's (\"typed worse\"); overlapping ranges are \"within spread\".\n",
+        median_spread * 100.0,
+        widest * 100.0,
+    );
+    let count = |v: Verdict| verdicts.iter().filter(|(w, _, _)| *w == v).count();
+    let listed = |v: Verdict| {
+        verdicts
+            .iter()
+            .filter(|(w, _, _)| *w == v)
+            .map(|(_, x, r)| format!("{} ({r:.2}×)", x.title))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let (within, better, worse, undecided) = (
+        count(Verdict::WithinSpread),
+        count(Verdict::TypedBetter),
+        count(Verdict::TypedWorse),
+        count(Verdict::Undecided),
+    );
+    let mut summary = format!(
+        "Of {} figures, {within} are within the spread, {better} better with the typed server, \
+         {worse} worse{}.",
+        verdicts.len(),
+        if undecided > 0 {
+            format!(", {undecided} undecided (one repetition)")
+        } else {
+            String::new()
+        }
+    );
+    if better > 0 {
+        let _ = write!(summary, " Better: {}.", listed(Verdict::TypedBetter));
+    }
+    if worse > 0 {
+        let _ = write!(summary, " Worse: {}.", listed(Verdict::TypedWorse));
+    } else if within + better == verdicts.len() {
+        summary.push_str(" No measurable slowdown in this run.");
+    }
+    let _ = writeln!(o, "{summary}\n");
 }
 
 /// One profile line: percentage and the rest.
@@ -1512,10 +1810,12 @@ fn method_section(o: &mut String, inputs: &Inputs) {
     let _ = writeln!(o);
     let _ = writeln!(
         o,
-        "Servers (capnweb's `server.mjs`, `tether-bench-server`, and the two raw echo servers) \
+        "Servers (capnweb's `server.mjs`, the two `tether-bench-server`s, typed and \
+         `--api=dynamic`, and the two raw echo servers) \
          run pinned to CPU 0, every driver to CPU 1 (`taskset`), as the shared kit does. \
-         Repetitions are interleaved (capnweb, tether, Rust driver; then again), every server \
-         stays up for the whole run, and each workload opens a fresh session. Before each run \
+         Repetitions are interleaved (capnweb, the typed and the dynamic tether server in \
+         alternating order, Rust driver; then again), every server stays up for the whole run, \
+         and each workload opens a fresh session. Before each run \
          the scripts wait (briefly) for a quiet machine and repeat a run in which unrelated \
          processes used more than a quarter of a core, keeping the least disturbed attempt; \
          `other_cpu_pct` in every result records what remained.\n"
@@ -1560,6 +1860,68 @@ mod tests {
         assert!(owner("[kernel.kallsyms]", "tcp_ack").starts_with("kernel"));
     }
 
+    /// A `concurrent` result line of repetition `rep`.
+    fn concurrent(rep: u64, calls_per_s: f64, server_cpu_pct: f64) -> Json {
+        serde_json::json!({"workload": "concurrent", "rep": rep, "attempt": 1, "result": {
+            "calls_per_s": calls_per_s, "server_cpu_pct": server_cpu_pct, "p50_us": 4000,
+            "other_cpu_pct": 0}})
+    }
+
+    fn inputs(tether: Vec<Json>, dynamic: Vec<Json>) -> Inputs {
+        Inputs {
+            capnweb: Column::default(),
+            tether: Column { rows: tether },
+            dynamic: Column { rows: dynamic },
+            rust: Column::default(),
+            multi: Column::default(),
+            small_buffer: Column::default(),
+            small_buffer_node: Column::default(),
+            machine: vec![("reps".into(), "2".into())],
+            commands: String::new(),
+            profiles: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn typed_and_dynamic_compare_within_the_spread() {
+        let typed = vec![concurrent(1, 20000.0, 50.0), concurrent(2, 21000.0, 50.0)];
+        let dynamic = vec![concurrent(1, 20500.0, 50.0), concurrent(2, 22000.0, 50.0)];
+        let mut text = String::new();
+        typed_vs_dynamic_section(&mut text, &inputs(typed, dynamic));
+        assert!(
+            text.contains(
+                "| concurrent (100 in flight) echo {a:1,b:\"x\"}: calls/s |  ↑ | 21250 \
+                 (20500–22000) | 20500 (20000–21000) | 0.96× | 7.1 % / 4.9 % | within spread |"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("No measurable slowdown in this run."),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_slower_typed_server_is_reported() {
+        let typed = vec![concurrent(1, 10000.0, 50.0), concurrent(2, 10100.0, 50.0)];
+        let dynamic = vec![concurrent(1, 20000.0, 50.0), concurrent(2, 20100.0, 50.0)];
+        let mut text = String::new();
+        typed_vs_dynamic_section(&mut text, &inputs(typed, dynamic));
+        assert!(text.contains("| **typed worse** |"), "{text}");
+        assert!(text.contains("Worse: concurrent (100 in flight)"), "{text}");
+        assert!(!text.contains("No measurable slowdown"), "{text}");
+    }
+
+    #[test]
+    fn old_results_without_the_dynamic_baseline_say_so() {
+        let text = render(&inputs(vec![concurrent(1, 20000.0, 50.0)], Vec::new()));
+        assert!(text.contains("## Typed API vs dynamic API (same run)"));
+        assert!(
+            text.contains("`tether-dynamic-node.jsonl` is missing"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn renders_from_result_lines() {
         let line = |w: &str, result: Json| serde_json::json!({"workload": w, "rep": 1, "attempt": 1, "result": result});
@@ -1578,6 +1940,7 @@ mod tests {
         let inputs = Inputs {
             capnweb,
             tether,
+            dynamic: Column::default(),
             rust: Column::default(),
             multi: Column::default(),
             small_buffer: Column::default(),

@@ -169,6 +169,32 @@ fn the_server_runs_on_the_multi_thread_runtime_too() {
 }
 
 #[test]
+fn the_server_serves_the_dynamic_api_too() {
+    let server = Server::start(
+        env!("CARGO_BIN_EXE_tether-bench-server"),
+        &["0", "--api=dynamic"],
+    );
+    let seq = drive(&server, "seq", &[]);
+    assert_eq!(number(&seq, "errors"), 0.0);
+    let stubs = drive(&server, "stubs", &["--count=1000"]);
+    assert_eq!(
+        number(&stubs, "live_counters_after_dispose"),
+        0.0,
+        "{stubs}"
+    );
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn an_unknown_api_is_a_usage_error() {
+    let output = Command::new(env!("CARGO_BIN_EXE_tether-bench-server"))
+        .args(["0", "--api=nope"])
+        .output()
+        .expect("server runs");
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
 fn an_unknown_workload_is_an_error_line() {
     let output = Command::new(env!("CARGO_BIN_EXE_tether-bench-driver"))
         .args(["ws://127.0.0.1:9/", "nope"])

@@ -189,14 +189,27 @@ fn server(interface: &Interface) -> TokenStream {
                 ::core::result::Result::Ok(())
             })
         };
-        quote! {
-            fn dispose(
-                self: ::std::sync::Arc<Self>,
-            ) -> ::core::option::Option<::tether::BoxFuture<'static, ::tether::RpcResult<()>>> {
+        // A plain `fn` disposer runs in place, when the lineage's last stub goes: no task.
+        let body = if member.asyncness {
+            quote! {
                 ::core::option::Option::Some(::std::boxed::Box::pin(async move {
                     let __out = #call;
                     #result
                 }))
+            }
+        } else {
+            quote! {
+                #private::dispose_in_place(|| {
+                    let __out = #call;
+                    #result
+                })
+            }
+        };
+        quote! {
+            fn dispose(
+                self: ::std::sync::Arc<Self>,
+            ) -> ::core::option::Option<::tether::BoxFuture<'static, ::tether::RpcResult<()>>> {
+                #body
             }
         }
     });

@@ -31,7 +31,9 @@
 //! * `#[getter] async fn name(&self) -> T` is a property, read with `get`; calling it as a method
 //!   rejects with `TypeError: 'name' is not a function.`, as in capnweb.
 //! * `#[dispose] async fn name(&self)` (optional, at most one) runs when the last stub of a
-//!   lineage is released; it is not reachable remotely.
+//!   lineage is released; it is not reachable remotely. A plain `fn` disposer runs in place, as
+//!   the last stub goes (no task is spawned: keep it short); an `async fn` one runs on a task.
+//!   Either way an `Err` or a panic goes to `tether::set_uncaught_error_hook`.
 //! * Unknown members are as in capnweb: calling one is a `TypeError`, reading one is `undefined`.
 //!
 //! Ownership does the lifecycle of the stubs a method receives and returns:

@@ -311,3 +311,57 @@ async fn a_renamed_parameter_is_named_by_its_javascript_name_in_errors() {
         .unwrap_err();
     assert_eq!(error.message, "join: missing required parameter 'sep'");
 }
+
+/// Plain `fn` disposers that fail: one returns an error, one panics.
+#[tether::interface]
+pub trait Fragile {
+    /// `"ok"`.
+    fn ping(&self) -> String;
+    /// Fails as its mode says.
+    #[dispose]
+    fn gone(&self) -> Result<(), RpcError>;
+}
+
+struct FragileImpl {
+    tag: String,
+    panics: bool,
+}
+
+impl Fragile for FragileImpl {
+    fn ping(&self) -> String {
+        "ok".to_owned()
+    }
+    fn gone(&self) -> Result<(), RpcError> {
+        if self.panics {
+            panic!("disposer of {} panicked", self.tag);
+        }
+        Err(RpcError::error(format!("disposer of {} failed", self.tag)))
+    }
+}
+
+#[tokio::test]
+async fn a_plain_fn_disposer_runs_in_place_and_its_failures_reach_the_uncaught_hook() {
+    let reported = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = reported.clone();
+    tether::set_uncaught_error_hook(move |e: &RpcError| {
+        sink.lock().unwrap().push(e.message.clone())
+    });
+    let s = setup();
+    for panics in [false, true] {
+        let tag = tag("fragile");
+        // Served by the client, used and released by the server: the disposer runs in the
+        // client's session when the server's release arrives.
+        let fragile = FragileClient::serve(FragileImpl {
+            tag: tag.clone(),
+            panics,
+        });
+        let probe_like = ProbeClient::from_stub(fragile.into_stub());
+        assert_eq!(s.keeper.use_once(probe_like).await.unwrap(), "ok");
+        wait_until("the failure was reported", || {
+            reported.lock().unwrap().iter().any(|m| m.contains(&tag))
+        })
+        .await;
+    }
+    // The session goes on.
+    assert_eq!(s.keeper.answer().await.unwrap(), 42);
+}

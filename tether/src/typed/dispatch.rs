@@ -6,6 +6,7 @@
 //! `TypeError: method: parameter 'name' must be ..., got ...` before the method body runs.
 
 use std::any::Any;
+use std::panic::AssertUnwindSafe;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -16,6 +17,7 @@ use super::promise::TypedPromise;
 use super::ser::to_value;
 use crate::error::{RpcError, RpcResult};
 use crate::stub::{RpcPromise, Stub};
+use crate::target::{panic_error, report_uncaught, BoxFuture};
 use crate::value::Value;
 
 /// The arguments a server method received, taken in order and checked one by one.
@@ -154,6 +156,20 @@ impl ArgList {
 /// Reads property `name` of `stub` as a `T`.
 pub fn get<T>(stub: &Stub, name: &'static str) -> TypedPromise<T> {
     TypedPromise::new(stub.get(name), name)
+}
+
+/// Runs a plain-`fn` `#[dispose]` member at once, in the drop of the lineage's last reference,
+/// instead of on a task: an `Err` or a panic goes to the uncaught-error hook, as for any
+/// disposer (rule L8). Returns no future for the runtime to run.
+pub fn dispose_in_place(
+    dispose: impl FnOnce() -> RpcResult<()>,
+) -> Option<BoxFuture<'static, RpcResult<()>>> {
+    match std::panic::catch_unwind(AssertUnwindSafe(dispose)) {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => report_uncaught(&error),
+        Err(panic) => report_uncaught(&panic_error("disposer", panic.as_ref())),
+    }
+    None
 }
 
 /// Converts a method's error into the error sent to the caller.
