@@ -43,3 +43,41 @@ describe("typed parameters: wrong argument types are TypeErrors naming method an
     });
   }
 });
+
+describe("typed parameters: objects, callbacks and data are checked too, and the body does not run", () => {
+  for (const transport of TRANSPORTS) {
+    test(`scalePoint with a wrong or missing field over ${transport}`, async () => {
+      await withApi(server, transport, async (api) => {
+        const [wrong, missing, ok] = await Promise.allSettled([
+          api.scalePoint({ x: 1, y: "2" }, 2),
+          api.scalePoint({ x: 1 }, 2),
+          api.scalePoint({ x: 1, y: 2 }, 3),
+        ]);
+        await assertRejects(outcome(wrong), "TypeError", "scalePoint: parameter 'p.y' must be a number, got string");
+        const err = await assertRejects(outcome(missing), "TypeError", /^scalePoint: parameter 'p'/);
+        assert.match(err.message, /missing field `y`/);
+        assert.deepEqual(ok, { status: "fulfilled", value: { x: 3, y: 6 } });
+      });
+    });
+
+    test(`a callback where a number is declared over ${transport}`, async () => {
+      await withApi(server, transport, async (api) => {
+        await assertRejects(api.square(() => 3), "TypeError", /^square: parameter 'i' must be a number, got /);
+      });
+    });
+
+    test(`data where a callback is declared over ${transport}`, async () => {
+      await withApi(server, transport, async (api) => {
+        await assertRejects(api.callFunction(5, 1), "TypeError", /^callFunction: parameter 'func' must be a stub/);
+      });
+    });
+  }
+
+  // The body does not run: registerCallback refused data, so nothing was registered.
+  test("registerCallback(42) is refused and registers nothing", async () => {
+    await withApi(server, "ws", async (api) => {
+      await assertRejects(api.registerCallback(42), "TypeError", /^registerCallback: parameter 'cb' must be a stub/);
+      await assertRejects(api.fireCallback(1), "Error", "no callback registered");
+    });
+  });
+});

@@ -14,6 +14,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use serde::{Deserialize, Serialize};
 use tether::typed::Callback;
 use tether::{RpcError, Stub, Value};
 
@@ -72,10 +73,21 @@ pub(crate) trait TestTarget {
     async fn fire_callback(&self, x: Value) -> Result<Value, RpcError>;
     /// Releases the registered callback: `true`, or `false` if none was held.
     async fn release_callback(&self) -> bool;
+    /// Not in the contract: tether's demonstration of a struct parameter checked at the
+    /// boundary (`{x: p.x * factor, y: p.y * factor}`; a `p` whose `x` or `y` is missing or
+    /// not a number is refused with a `TypeError` naming the field).
+    async fn scale_point(&self, p: Point, factor: f64) -> Point;
     /// The session is over (or the client released the main stub): release the callback now,
     /// even if an in-flight call still holds the object.
     #[dispose]
     async fn end_session(&self);
+}
+
+/// A point, for `scalePoint`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Point {
+    x: f64,
+    y: f64,
 }
 
 /// A new main object, as a stub: one per session.
@@ -208,6 +220,13 @@ impl TestTarget for TestTargetImpl {
 
     async fn release_callback(&self) -> bool {
         self.swap_callback(None).is_some()
+    }
+
+    async fn scale_point(&self, p: Point, factor: f64) -> Point {
+        Point {
+            x: p.x * factor,
+            y: p.y * factor,
+        }
     }
 
     async fn end_session(&self) {
