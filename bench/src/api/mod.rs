@@ -130,7 +130,7 @@ pub fn counter_start(start: &Value) -> f64 {
 }
 
 /// The `n` of `bytes(n)` and `listOfStubs(n)`: `Math.max(0, Math.floor(Number(n) || 0))`,
-/// bounded by [`MAX_N`].
+/// bounded by `MAX_N`.
 pub fn count(n: &Value) -> RpcResult<usize> {
     let n = or_zero(to_number(n)).floor().max(0.0);
     if n > MAX_N {
