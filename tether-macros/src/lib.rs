@@ -9,7 +9,7 @@
 //! | item | what it is |
 //! | --- | --- |
 //! | `trait Calculator` | the trait as written; each `async fn` returns a `Send` future, and the trait requires `Send + Sync + 'static` |
-//! | `impl Calculator for Arc<T>` | for any `T: Calculator`, so one object can be served several times (below) |
+//! | `impl Calculator for Arc<T>` | for any `T: Calculator`, so one object can be served several times (below); so do not implement the trait for an `Arc` yourself |
 //! | `CalculatorServer<T>` | a `tether::Target` serving any `T: Calculator`: dispatch by JavaScript name, argument checks at the boundary, result encoding |
 //! | `CalculatorClient` | a typed stub (from any `tether::Stub`): each method returns a `tether::typed::TypedPromise` |
 //! | `CalculatorWithPromises<'a>` | from `CalculatorClient::with_promises()`: the same methods, each argument taken by value a `T` or a `TypedPromise<T>` (`impl tether::typed::IntoArg<T>`), e.g. the element placeholder inside `TypedPromise::map` |
