@@ -94,11 +94,7 @@ impl Drop for Lineage {
             return;
         };
         let guarded = async move {
-            match AssertUnwindSafe(disposal).catch_unwind().await {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => report_uncaught(&error),
-                Err(panic) => report_uncaught(&panic_error("disposer", panic.as_ref())),
-            }
+            report_disposal(AssertUnwindSafe(disposal).catch_unwind().await);
         };
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
@@ -130,6 +126,15 @@ pub(crate) fn report_uncaught(error: &RpcError) {
     match hook {
         Some(hook) => hook(error),
         None => eprintln!("tether: uncaught error: {error}"),
+    }
+}
+
+/// Sends a disposer's failure (an `Err`, or a caught panic) to the uncaught-error hook (rule L8).
+pub(crate) fn report_disposal(outcome: std::thread::Result<RpcResult<()>>) {
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => report_uncaught(&error),
+        Err(panic) => report_uncaught(&panic_error("disposer", panic.as_ref())),
     }
 }
 

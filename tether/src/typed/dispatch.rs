@@ -17,7 +17,7 @@ use super::promise::TypedPromise;
 use super::ser::to_value;
 use crate::error::{RpcError, RpcResult};
 use crate::stub::{RpcPromise, Stub};
-use crate::target::{panic_error, report_uncaught, BoxFuture};
+use crate::target::{report_disposal, BoxFuture};
 use crate::value::Value;
 
 /// The arguments a server method received, taken in order and checked one by one.
@@ -164,11 +164,7 @@ pub fn get<T>(stub: &Stub, name: &'static str) -> TypedPromise<T> {
 pub fn dispose_in_place(
     dispose: impl FnOnce() -> RpcResult<()>,
 ) -> Option<BoxFuture<'static, RpcResult<()>>> {
-    match std::panic::catch_unwind(AssertUnwindSafe(dispose)) {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => report_uncaught(&error),
-        Err(panic) => report_uncaught(&panic_error("disposer", panic.as_ref())),
-    }
+    report_disposal(std::panic::catch_unwind(AssertUnwindSafe(dispose)));
     None
 }
 
