@@ -1,0 +1,74 @@
+//! What the server has in progress, for a graceful shutdown: the handles of open WebSocket
+//! sessions and a count of sessions and batches still running.
+//!
+//! Owns only that bookkeeping; it never touches a session's tables (it asks sessions to shut
+//! down through their [`SessionHandle`]).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::SHUTDOWN_REASON;
+use crate::session::SessionHandle;
+
+/// The sessions and batches in progress.
+#[derive(Default)]
+pub(super) struct Live {
+    sessions: Mutex<Vec<SessionHandle>>,
+    active: AtomicUsize,
+    idle: Notify,
+}
+
+/// Counts one session or batch as in progress while it lives.
+pub(super) struct LiveGuard(Arc<Live>);
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        if self.0.active.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+impl Live {
+    pub(super) fn track(self: &Arc<Self>) -> LiveGuard {
+        self.active.fetch_add(1, Ordering::AcqRel);
+        LiveGuard(self.clone())
+    }
+
+    /// Remembers a WebSocket session so that a shutdown can reach it.
+    pub(super) fn add_session(&self, session: SessionHandle) {
+        let mut sessions = self.sessions();
+        sessions.retain(|s| !s.is_closed());
+        sessions.push(session);
+    }
+
+    fn sessions(&self) -> std::sync::MutexGuard<'_, Vec<SessionHandle>> {
+        // A list of handles: nothing can be left half-updated by a panic. Never held across an
+        // `.await`.
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Ends every session gracefully and waits (bounded) until all are gone.
+    pub(super) async fn shut_down(&self, grace: Duration) {
+        let sessions: Vec<_> = self.sessions().drain(..).collect();
+        for session in sessions {
+            session.shutdown(SHUTDOWN_REASON, grace);
+        }
+        let all_done = async {
+            loop {
+                let idle = self.idle.notified();
+                tokio::pin!(idle);
+                idle.as_mut().enable();
+                if self.active.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                idle.await;
+            }
+        };
+        // Sessions end within the grace period; allow for their closing handshakes too.
+        let _ = tokio::time::timeout(grace + Duration::from_secs(3), all_done).await;
+    }
+}
