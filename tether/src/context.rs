@@ -28,8 +28,8 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
-use crate::hook::TaskSink;
-use crate::target::{panic_error, report_uncaught};
+use crate::rt::TaskSink;
+use crate::rt::{report_uncaught, Panicked};
 
 tokio::task_local! {
     static CURRENT: CallContext;
@@ -102,7 +102,7 @@ impl Drop for Inner {
         let cleanups = std::mem::take(&mut *lock(&self.cleanups));
         for cleanup in cleanups.into_iter().rev() {
             if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(cleanup)) {
-                report_uncaught(&panic_error("context cleanup", panic.as_ref()));
+                report_uncaught(&Panicked::new("context cleanup", panic.as_ref()));
             }
         }
     }

@@ -57,21 +57,22 @@
 //!
 //! ## Layout
 //!
-//! | module | owns |
-//! | --- | --- |
-//! | [`value`] | [`Value`], the dynamic value model (JSON plus undefined, bigint, dates, bytes, errors, stubs) |
-//! | [`error`] | [`RpcError`], the one error type that crosses the wire, and [`ErrorKind`] |
-//! | [`target`] | the [`Target`] trait, closures as targets, disposers and the uncaught-error hook |
-//! | [`context`] | [`context::CallContext`]: the execution context of an incoming call, `wait_until` |
-//! | [`guide_lifecycles`] | the guide "Lifecycles in tether": every rule L1-L12 with a runnable example |
-//! | [`dispose`] | `Disposable`/`AsyncDisposable`, `DisposableStack`/`AsyncDisposableStack`, timers, `run_until_signal` |
-//! | [`typed`] | the typed API's runtime (serde bridge, typed promises); the macro is [`interface`] |
-//! | [`stub`] | [`Stub`] and [`RpcPromise`], the handles application code holds |
-//! | `hook` | (internal) the kinds of reference behind a stub: local, import, pending, value, broken |
-//! | [`session`] | [`RpcSession`]: one connection, the task that owns its import and export tables |
-//! | `wire` | (internal) the codec between values and Cap'n Web messages |
-//! | [`transport`] | the [`transport::Transport`] trait, the in-process pair, WebSocket and HTTP batch |
-//! | [`server`] | WebSocket sessions and HTTP batches served on one port |
+//! In dependency order: each module uses only those above it. The one knot, values holding
+//! stubs and settled stubs holding values, is kept inside `core`.
+//!
+//! | module | owns | uses |
+//! | --- | --- | --- |
+//! | `rt` | (internal) spawning, [`BoxFuture`], the storage of the uncaught-error hook | — |
+//! | [`dispose`] | `Disposable`/`AsyncDisposable`, `DisposableStack`/`AsyncDisposableStack`, timers, `run_until_signal`; usable without the RPC part | `rt` |
+//! | [`context`] | [`context::CallContext`]: the execution context of an incoming call, `wait_until` | `rt` |
+//! | `core` | (internal; its types are re-exported here) the object model: [`Value`], [`RpcError`], [`Limits`], [`Target`], [`Stub`]/[`RpcPromise`], the hooks behind them, imports and their mailbox to the session, and `map()` (`core::map`: the mapper program, recording, replay). **An incoming call reaches a [`Target`] in `core::hook`** (`local_call`) | `rt`, `dispose`, `context` |
+//! | `wire` | (internal) the codec between Cap'n Web JSON text and the object model | `core` |
+//! | [`transport`] | the [`transport::Transport`] trait (frames in, frames out), the in-process pair, the WebSocket and HTTP batch adapters | `rt` |
+//! | [`session`] | [`RpcSession`]: one connection, the task that owns its import and export tables | `core`, `wire`, `transport` |
+//! | [`client`] | **where clients connect**: `client::websocket::connect`, `client::http_batch::connect` | `session`, `transport` |
+//! | [`server`] | WebSocket sessions and HTTP batches served on one port, with server limits | `session`, `transport` |
+//! | [`typed`] | the typed API's runtime (serde bridge, typed promises); the macro is [`interface`] | the public API |
+//! | [`guide_lifecycles`] | the guide "Lifecycles in tether": every rule L1-L12 with a runnable example | — |
 //!
 //! ## Lifecycle rules in Rust
 //!
@@ -87,28 +88,27 @@
 //! | disconnection (L10) | the session task cancels handlers, releases exports, breaks imports ([`Stub::on_broken`]) |
 //! | an unawaited promise can be disposed (L12) | dropping an [`RpcPromise`] sends its `release` |
 
+#[cfg(feature = "net")]
+pub mod client;
 pub mod context;
+mod core;
 pub mod dispose;
-pub mod error;
 #[doc = include_str!("guide_lifecycles.md")]
 pub mod guide_lifecycles {}
-pub(crate) mod hook;
+pub(crate) mod rt;
 #[cfg(feature = "net")]
 pub mod server;
 pub mod session;
-pub mod stub;
-pub mod target;
 pub mod transport;
 pub mod typed;
-pub mod value;
 pub(crate) mod wire;
 
-pub use error::{ErrorKind, RpcError, RpcResult};
+pub use crate::core::{
+    set_uncaught_error_hook, BigInt, Bytes, BytesKind, ErrorKind, Limits, Object, RpcError,
+    RpcPromise, RpcResult, Stub, Target, Value,
+};
+pub use rt::BoxFuture;
 pub use session::{RpcSession, SessionDriver, SessionHandle, SessionOptions};
-pub use stub::{RpcPromise, Stub};
-pub use target::{set_uncaught_error_hook, BoxFuture, Target};
-pub use value::{BigInt, Bytes, BytesKind, Object, Value};
-pub use wire::Limits;
 
 /// Declares an RPC interface as a Rust trait: one definition gives the trait, a server adapter
 /// (`{Trait}Server`) and a typed client (`{Trait}Client`). See [`typed`] and the `tether-macros` crate.

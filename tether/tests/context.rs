@@ -152,7 +152,7 @@ async fn l9_l11_wait_until_in_an_http_batch_runs_past_the_response() {
         move || Stub::new(Service(shared.clone())),
         tether::server::ServerOptions::default(),
     ));
-    let api = tether::transport::http_batch::connect(&format!("http://{address}/")).unwrap();
+    let api = tether::client::http_batch::connect(&format!("http://{address}/")).unwrap();
     assert_eq!(
         api.call("later", vec![]).await.unwrap().as_str(),
         Some("answered")

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
+use tether::client::{http_batch, websocket};
 use tether::server::{serve, ServerOptions};
-use tether::transport::{http_batch, websocket};
 use tokio_tungstenite::tungstenite::Message;
 
 async fn start_server(options: ServerOptions) -> String {

@@ -10,8 +10,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use tether::client::websocket;
 use tether::server::{serve, ServerOptions};
-use tether::transport::websocket;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -472,7 +472,7 @@ async fn batch(o: &Options) -> Outcome {
     };
     let url = url.as_str();
     let echo100 = |_| async move {
-        let api = tether::transport::http_batch::connect(url).map_err(error_text)?;
+        let api = tether::client::http_batch::connect(url).map_err(error_text)?;
         let calls: Vec<_> = (0..N)
             .map(|i| api.call("echo", vec![i.into()]).into_future())
             .collect();
@@ -487,7 +487,7 @@ async fn batch(o: &Options) -> Outcome {
         Ok(())
     };
     let add_chain100 = |_| async move {
-        let api = tether::transport::http_batch::connect(url).map_err(error_text)?;
+        let api = tether::client::http_batch::connect(url).map_err(error_text)?;
         let mut p = api.call("add", vec![0.into(), 1.into()]);
         for _ in 1..N {
             p = api.call("add", vec![Value::Promise(p), 1.into()]);

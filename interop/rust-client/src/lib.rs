@@ -22,8 +22,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
+use tether::client::{http_batch, websocket};
 use tether::transport::websocket::WebSocketTransport;
-use tether::transport::{http_batch, websocket};
 use tether::{
     BoxFuture, RpcError, RpcPromise, RpcResult, RpcSession, SessionOptions, Stub, Target, Value,
 };
@@ -208,9 +208,9 @@ pub fn shared() -> &'static Server {
 /// A transport to run a test over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Via {
-    /// One WebSocket session (`tether::transport::websocket::connect`).
+    /// One WebSocket session (`tether::client::websocket::connect`).
     WebSocket,
-    /// One HTTP batch (`tether::transport::http_batch::connect`): everything before the first
+    /// One HTTP batch (`tether::client::http_batch::connect`): everything before the first
     /// await goes in one POST, and the session ends with the response.
     Batch,
 }

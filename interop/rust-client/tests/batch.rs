@@ -22,7 +22,7 @@ fn fib(n: usize) -> Value {
 #[tokio::test]
 async fn several_calls_travel_in_one_request() {
     let proxy = CountingProxy::start(shared().addr()).await;
-    let api = tether::transport::http_batch::connect(&proxy.http_url()).unwrap();
+    let api = tether::client::http_batch::connect(&proxy.http_url()).unwrap();
     let echoed = Value::object([
         (
             "list",
@@ -57,7 +57,7 @@ async fn several_calls_travel_in_one_request() {
 #[tokio::test]
 async fn a_pipelined_chain_travels_in_one_request() {
     let proxy = CountingProxy::start(shared().addr()).await;
-    let api = tether::transport::http_batch::connect(&proxy.http_url()).unwrap();
+    let api = tether::client::http_batch::connect(&proxy.http_url()).unwrap();
     let c = api.call("makeCounter", vec![5.into()]);
     let v = c.call("increment", vec![2.into()]);
     let r = api.call(
@@ -85,7 +85,7 @@ async fn a_pipelined_chain_travels_in_one_request() {
 #[tokio::test]
 async fn a_stub_returned_in_the_batch_is_usable_within_it() {
     let proxy = CountingProxy::start(shared().addr()).await;
-    let api = tether::transport::http_batch::connect(&proxy.http_url()).unwrap();
+    let api = tether::client::http_batch::connect(&proxy.http_url()).unwrap();
     let tag = unique_tag("batch");
     let d = api.call("makeDisposable", vec![tag.as_str().into()]);
     let counter = api.call("makeCounter", vec![10.into()]);
@@ -105,7 +105,7 @@ async fn a_stub_returned_in_the_batch_is_usable_within_it() {
 #[tokio::test]
 async fn the_session_is_over_once_the_response_is_in() {
     let proxy = CountingProxy::start(shared().addr()).await;
-    let api = tether::transport::http_batch::connect(&proxy.http_url()).unwrap();
+    let api = tether::client::http_batch::connect(&proxy.http_url()).unwrap();
     let counter = api.call("makeCounter", vec![1.into()]);
     assert_eq!(num(&ok(t!(counter.call("increment", vec![])))), 2.0);
     // A call after the batch was sent cannot join it: it fails (promptly), and sends nothing.
@@ -132,7 +132,7 @@ async fn disposed_count_is_server_wide_and_visible_over_http_batch() {
 #[tokio::test]
 async fn an_empty_batch_sends_nothing() {
     let proxy = CountingProxy::start(shared().addr()).await;
-    let api = tether::transport::http_batch::connect(&proxy.http_url()).unwrap();
+    let api = tether::client::http_batch::connect(&proxy.http_url()).unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     drop(api);
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;

@@ -83,7 +83,7 @@ async fn a_mapper_can_build_objects_and_make_stubs() {
 #[tokio::test]
 async fn a_mapper_in_an_http_batch_is_one_request() {
     let proxy = CountingProxy::start(shared().addr()).await;
-    let api = tether::transport::http_batch::connect(&proxy.http_url()).unwrap();
+    let api = tether::client::http_batch::connect(&proxy.http_url()).unwrap();
     let callee = api.clone();
     let squares = api
         .call("generateFibonacci", vec![5.into()])

@@ -10,7 +10,7 @@ use futures_util::FutureExt;
 use super::error::{finish_scope, report, Failures};
 use super::stack::run_sync;
 use super::{AsyncDisposable, Disposable, DisposeError, IntoDisposeResult};
-use crate::target::BoxFuture;
+use crate::rt::BoxFuture;
 
 /// One registered cleanup. Synchronous ones are wrapped in a future that is ready at once.
 type Cleanup = BoxFuture<'static, Result<(), DisposeError>>;

@@ -5,9 +5,6 @@ use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::error::{ErrorKind, RpcError};
-use crate::value::Value;
-
 /// Why disposal (or a use of a stack) failed.
 ///
 /// Several failures in one disposal nest as JavaScript's `SuppressedError` does: each new failure
@@ -17,7 +14,7 @@ use crate::value::Value;
 /// `Suppressed { error: c, suppressed: Suppressed { error: b, suppressed: a } }`;
 /// [`DisposeError::failures`] lists them back in the order they happened.
 ///
-/// This is a local error; [`RpcError::from`] turns it into a JavaScript-shaped error (a
+/// This is a local error; [`RpcError::from`](crate::RpcError) turns it into a JavaScript-shaped error (a
 /// `SuppressedError` with `error` and `suppressed` properties) when it must cross the wire.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -107,12 +104,6 @@ impl Error for DisposeError {
     }
 }
 
-impl From<RpcError> for DisposeError {
-    fn from(error: RpcError) -> Self {
-        Self::failed(error)
-    }
-}
-
 impl From<std::io::Error> for DisposeError {
     fn from(error: std::io::Error) -> Self {
         Self::failed(error)
@@ -134,32 +125,6 @@ impl From<&str> for DisposeError {
 impl From<String> for DisposeError {
     fn from(message: String) -> Self {
         Self::failed(message)
-    }
-}
-
-/// The JavaScript shape: a wrapped `RpcError` comes back as itself, a use after dispose is a
-/// `ReferenceError` of kind [`ErrorKind::Disposed`], and an aggregate is a `SuppressedError`
-/// whose `error` and `suppressed` properties hold the converted parts.
-impl From<DisposeError> for RpcError {
-    fn from(error: DisposeError) -> Self {
-        match error {
-            DisposeError::Failed(inner) => match inner.downcast_ref::<RpcError>() {
-                Some(rpc) => rpc.clone(),
-                None => RpcError::error(inner.to_string()),
-            },
-            DisposeError::AlreadyDisposed => {
-                RpcError::new("ReferenceError", error.to_string()).with_kind(ErrorKind::Disposed)
-            }
-            DisposeError::Panicked(_) | DisposeError::NoRuntime => {
-                RpcError::error(error.to_string())
-            }
-            DisposeError::Suppressed { error, suppressed } => RpcError::new(
-                "SuppressedError",
-                "An error was suppressed during disposal.",
-            )
-            .with_prop("error", Value::from(RpcError::from(*error)))
-            .with_prop("suppressed", Value::from(RpcError::from(*suppressed))),
-        }
     }
 }
 
@@ -200,5 +165,5 @@ pub(crate) fn finish_scope<T, E: Into<DisposeError>>(
 
 /// Hands a failure nobody can receive (disposal on drop) to tether's uncaught-error hook.
 pub(crate) fn report(error: DisposeError) {
-    crate::target::report_uncaught(&RpcError::from(error));
+    crate::rt::report_uncaught(&error);
 }

@@ -7,7 +7,7 @@ use std::ops::{Deref, DerefMut};
 
 use super::error::report;
 use super::{AsyncDisposable, Disposable, DisposeError, IntoDisposeResult};
-use crate::target::BoxFuture;
+use crate::rt::BoxFuture;
 
 /// Owns a [`Disposable`] and disposes it when dropped: JavaScript's `using` declaration.
 ///

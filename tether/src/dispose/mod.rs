@@ -130,7 +130,7 @@ pub use signal::{run_until_signal, ShutdownSignal};
 pub use stack::DisposableStack;
 pub use timers::{set_interval, set_timeout, Interval, Timeout};
 
-use crate::target::BoxFuture;
+use crate::rt::BoxFuture;
 
 /// A resource with a synchronous cleanup: JavaScript's `Symbol.dispose`.
 ///

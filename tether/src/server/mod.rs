@@ -36,6 +36,7 @@
 //! An error from `accept` (descriptors or memory exhausted) never ends the server: it waits a
 //! moment, longer while the error persists, and goes on.
 
+mod batch;
 mod body;
 mod live;
 mod request;
@@ -48,8 +49,10 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+pub use batch::run_batch;
+
+use crate::core::stub::Stub;
 use crate::session::SessionOptions;
-use crate::stub::Stub;
 
 /// Server settings. Start from [`ServerOptions::default`], whose limits suit a server facing
 /// untrusted browsers (see the [module docs](self)).

@@ -16,12 +16,12 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 
+use super::batch::run_batch;
 use super::body::BodyLimits;
 use super::live::Live;
 use super::ServerOptions;
+use crate::core::stub::Stub;
 use crate::session::RpcSession;
-use crate::stub::Stub;
-use crate::transport::http_batch::run_batch;
 use crate::transport::websocket::{socket_config, WebSocketTransport};
 
 pub(super) type MainFactory = Box<dyn Fn() -> Stub + Send + Sync>;
@@ -104,7 +104,7 @@ impl Shared {
             return self.respond(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key");
         };
         let accept = derive_accept_key(key.as_bytes());
-        let config = socket_config(&self.options.session.limits);
+        let config = socket_config(self.options.session.limits.max_message_size);
         let shared = self.clone();
         let live = self.live.track();
         tokio::spawn(async move {

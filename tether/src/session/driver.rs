@@ -13,11 +13,11 @@ use tokio::task::JoinSet;
 
 use super::exports::ExportTable;
 use super::imports::ImportTable;
-use super::link::{Command, SessionLink};
 use super::{OnEof, SessionOptions};
-use crate::error::{ErrorKind, RpcError, RpcResult};
-use crate::hook::import::ImportRef;
-use crate::hook::{run_callback, Hook};
+use crate::core::error::{ErrorKind, RpcError, RpcResult};
+use crate::core::hook::{run_callback, Hook};
+use crate::core::import::ImportRef;
+use crate::core::link::{Command, SessionLink};
 use crate::transport::Transport;
 use crate::wire::{self, EncodeOptions, OutMessage};
 

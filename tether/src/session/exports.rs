@@ -10,8 +10,8 @@
 //! leak with it. The entries share the lineage, so its disposer still runs once, after the last
 //! entry goes (rule L4). Owned by the session task alone.
 
-use crate::error::RpcError;
-use crate::hook::Hook;
+use crate::core::error::RpcError;
+use crate::core::hook::Hook;
 use std::collections::HashMap;
 
 pub(crate) struct ExportEntry {

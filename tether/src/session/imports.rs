@@ -8,9 +8,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
-use crate::hook::import::{ImportRef, ImportSlot};
-use crate::hook::BrokenCallback;
-use crate::session::link::SessionLink;
+use crate::core::hook::BrokenCallback;
+use crate::core::import::{ImportRef, ImportSlot};
+use crate::core::link::SessionLink;
 
 pub(crate) struct ImportEntry {
     pub(crate) slot: Arc<ImportSlot>,

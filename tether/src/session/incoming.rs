@@ -11,12 +11,12 @@ use serde_json::Value as Json;
 use super::driver::{Core, Ending};
 use super::exports::ExportTable;
 use super::imports::{ImportTable, Introduced};
-use super::link::{Command, SessionLink};
-use crate::error::RpcError;
-use crate::hook::map::{MapBudget, Mapper};
-use crate::hook::{self, Hook, Spawner};
-use crate::stub::{RpcPromise, Stub};
-use crate::value::{PathKey, Value};
+use crate::core::error::RpcError;
+use crate::core::hook::{self, Hook, Spawner};
+use crate::core::link::{Command, SessionLink};
+use crate::core::map::replay::{MapBudget, Mapper};
+use crate::core::stub::{RpcPromise, Stub};
+use crate::core::value::{PathKey, Value};
 use crate::wire::{self, Capture, Importer, Limits, RawMessage};
 
 impl Core {

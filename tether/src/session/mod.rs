@@ -20,7 +20,7 @@ mod driver;
 pub(crate) mod exports;
 pub(crate) mod imports;
 mod incoming;
-pub(crate) mod link;
+
 mod outgoing;
 
 use std::future::IntoFuture;
@@ -29,11 +29,11 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::error::{RpcError, RpcResult};
-use crate::hook::import::{ImportRef, ImportSlot};
-use crate::hook::Hook;
-use crate::stub::Stub;
-use crate::target::BoxFuture;
+use crate::core::error::{RpcError, RpcResult};
+use crate::core::hook::Hook;
+use crate::core::import::{ImportRef, ImportSlot};
+use crate::core::stub::Stub;
+use crate::rt::BoxFuture;
 use crate::transport::Transport;
 use crate::wire::Limits;
 
@@ -105,7 +105,7 @@ impl RpcSession {
         on_eof: OnEof,
     ) -> (Stub, SessionDriver) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let link = link::SessionLink::new(tx);
+        let link = crate::core::link::SessionLink::new(tx);
         let main_hook = main.map(|s| s.hook).unwrap_or_else(|| {
             Hook::Error(Arc::new(RpcError::error(
                 "This connection has no main object.",
@@ -158,7 +158,7 @@ impl SessionDriver {
 /// keep the session alive.
 #[derive(Clone, Debug)]
 pub struct SessionHandle {
-    link: Weak<link::SessionLink>,
+    link: Weak<crate::core::link::SessionLink>,
 }
 
 impl SessionHandle {
@@ -167,7 +167,7 @@ impl SessionHandle {
     /// export is released and every import breaks. Does nothing if the session has ended.
     pub fn shutdown(&self, reason: &str, grace: Duration) {
         if let Some(link) = self.link.upgrade() {
-            let _ = link.send(link::Command::Shutdown {
+            let _ = link.send(crate::core::link::Command::Shutdown {
                 reason: RpcError::error(reason),
                 grace,
             });

@@ -7,13 +7,13 @@ use std::sync::{Arc, Weak};
 
 use super::driver::Core;
 use super::exports::ExportTable;
-use super::link::SessionLink;
-use crate::error::{RpcError, RpcResult};
-use crate::hook::import::{ImportRef, ImportSlot};
-use crate::hook::record::Recorder;
-use crate::hook::{Hook, Spawner};
-use crate::stub::{RpcPromise, Stub};
-use crate::value::{PathKey, Value};
+use crate::core::error::{RpcError, RpcResult};
+use crate::core::hook::{Hook, Spawner};
+use crate::core::import::{ImportRef, ImportSlot};
+use crate::core::link::SessionLink;
+use crate::core::map::record::Recorder;
+use crate::core::stub::{RpcPromise, Stub};
+use crate::core::value::{PathKey, Value};
 use crate::wire::{self, EncodeOptions, Exporter, OutMessage, WireRef};
 
 impl Core {

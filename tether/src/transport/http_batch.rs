@@ -1,13 +1,13 @@
 //! HTTP batch transport: a whole session in one request. The request body holds the client's
 //! messages, one per line; the response body holds the server's replies, one per line.
 //!
-//! Owns running one batch as a server ([`run_batch`]) and the client side ([`connect`]). A batch
-//! is a session whose context ends when the response is ready (rule L11): everything it exported
-//! is released then, so disposers run, unlike the capnweb reference, which leaks them. A trailing
-//! newline is no message. The client gathers every message sent before its first await into one
-//! request.
+//! Owns the two ends of a batch as transports: the server's (`ServerBatch`: the request's
+//! lines in, replies collected) and the client's (`ClientBatch`: messages gathered until the
+//! application awaits, then one `POST`). Sessions are opened over them by
+//! [`crate::server`] and [`crate::client::http_batch`]. A trailing newline is no message.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
@@ -18,58 +18,6 @@ use hyper::body::Bytes;
 use tokio::sync::oneshot;
 
 use super::TransportError;
-use crate::error::{RpcError, RpcResult};
-use crate::session::{OnEof, RpcSession, SessionOptions};
-use crate::stub::Stub;
-
-/// Runs one batch against `main` and returns the response body, or the error that aborted the
-/// batch (a malformed line).
-///
-/// The reply is ready as soon as every pulled answer is in; the session then ends in the
-/// background (its exports are released, and `wait_until` work may finish), so the response is
-/// not held up by it.
-pub async fn run_batch(body: &str, main: Stub, options: SessionOptions) -> RpcResult<String> {
-    let lines: VecDeque<String> = body
-        .split('\n')
-        .filter(|line| !line.is_empty())
-        .map(str::to_owned)
-        .collect();
-    let (done, replies) = oneshot::channel();
-    let transport = ServerBatch {
-        lines,
-        replies: Vec::new(),
-        done: Some(done),
-    };
-    let (_client_main, driver) =
-        RpcSession::open_with(transport, Some(main), options, OnEof::Drain);
-    let session = tokio::spawn(driver.into_future());
-    let Ok(replies) = replies.await else {
-        // The session ended without closing its transport: report how it ended.
-        return match session.await {
-            Ok(Err(error)) => Err(error),
-            _ => Err(RpcError::error("RPC batch ended unexpectedly.")),
-        };
-    };
-    if let Some(error) = replies.last().and_then(|line| aborted_with(line)) {
-        return Err(error);
-    }
-    Ok(replies.join("\n"))
-}
-
-/// The error of an `["abort", ["error", type, message, ...]]` line.
-fn aborted_with(line: &str) -> Option<RpcError> {
-    if !line.starts_with("[\"abort\"") {
-        return None;
-    }
-    let parsed: serde_json::Value = serde_json::from_str(line).ok()?;
-    let name = parsed.get(1)?.get(1)?.as_str().unwrap_or("Error");
-    let message = parsed
-        .get(1)?
-        .get(2)?
-        .as_str()
-        .unwrap_or("RPC batch aborted.");
-    Some(RpcError::new(name, message))
-}
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Plain data behind the lock: a panic elsewhere cannot leave it inconsistent.
@@ -78,10 +26,28 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// The server's end of a batch: the request's lines in, replies collected and handed over when
 /// the session closes its side.
-struct ServerBatch {
+pub(crate) struct ServerBatch {
     lines: VecDeque<String>,
     replies: Vec<String>,
     done: Option<oneshot::Sender<Vec<String>>>,
+}
+
+impl ServerBatch {
+    /// A batch over `body`'s lines; the receiver gets the replies once the session closes.
+    pub(crate) fn new(body: &str) -> (Self, oneshot::Receiver<Vec<String>>) {
+        let lines = body
+            .split('\n')
+            .filter(|line| !line.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let (done, replies) = oneshot::channel();
+        let batch = Self {
+            lines,
+            replies: Vec::new(),
+            done: Some(done),
+        };
+        (batch, replies)
+    }
 }
 
 impl Stream for ServerBatch {
@@ -112,31 +78,6 @@ impl Sink<String> for ServerBatch {
     }
 }
 
-/// Starts an HTTP batch session with the server at `url` (`http://host:port/path`) and returns
-/// its main stub. Every call made before the first `.await` travels in one request; the session
-/// ends when the response has been processed, so await everything you need from that batch.
-///
-/// ```no_run
-/// # async fn demo() -> tether::RpcResult<()> {
-/// let api = tether::transport::http_batch::connect("http://127.0.0.1:8080/")?;
-/// let counter = api.call("makeCounter", vec![5.into()]);
-/// let value = counter.call("increment", vec![1.into()]).await?; // one request
-/// # Ok(()) }
-/// ```
-pub fn connect(url: &str) -> RpcResult<Stub> {
-    let target = HttpTarget::parse(url)?;
-    let state = Arc::new(Mutex::new(ClientState::default()));
-    let (reply_tx, reply_rx) = oneshot::channel();
-    let transport = ClientBatch {
-        state: state.clone(),
-        target: Some((target, reply_tx)),
-        replies: Replies::Waiting(reply_rx),
-    };
-    let options = SessionOptions::default();
-    let (stub, _task) = RpcSession::spawn(transport, None, options);
-    Ok(stub)
-}
-
 #[derive(Default)]
 struct ClientState {
     queued: Vec<String>,
@@ -153,11 +94,24 @@ enum Replies {
 }
 
 /// The client's end of a batch.
-struct ClientBatch {
+pub(crate) struct ClientBatch {
     state: Arc<Mutex<ClientState>>,
     /// Taken when the first message is queued: the request is scheduled then.
     target: Option<(HttpTarget, oneshot::Sender<BatchReply>)>,
     replies: Replies,
+}
+
+impl ClientBatch {
+    /// The client end of a batch to `url` (`http://host:port/path`).
+    pub(crate) fn new(url: &str) -> Result<Self, TransportError> {
+        let target = HttpTarget::parse(url)?;
+        let (reply_tx, reply_rx) = oneshot::channel();
+        Ok(Self {
+            state: Arc::default(),
+            target: Some((target, reply_tx)),
+            replies: Replies::Waiting(reply_rx),
+        })
+    }
 }
 
 impl Stream for ClientBatch {
@@ -179,8 +133,6 @@ impl Stream for ClientBatch {
         }
     }
 }
-
-use std::future::{Future, IntoFuture};
 
 impl Sink<String> for ClientBatch {
     type Error = TransportError;
@@ -241,10 +193,10 @@ struct HttpTarget {
 }
 
 impl HttpTarget {
-    fn parse(url: &str) -> RpcResult<Self> {
+    fn parse(url: &str) -> Result<Self, TransportError> {
         let rest = url
             .strip_prefix("http://")
-            .ok_or_else(|| RpcError::type_error(format!("not an http:// URL: {url}")))?;
+            .ok_or_else(|| TransportError(format!("not an http:// URL: {url}")))?;
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),

@@ -6,7 +6,7 @@
 //! not reach into sessions: they only move strings.
 
 #[cfg(feature = "net")]
-pub mod http_batch;
+pub(crate) mod http_batch;
 pub mod memory;
 pub mod tap;
 #[cfg(feature = "net")]

@@ -1,17 +1,10 @@
 //! WebSocket transport: one text frame per message (the Cap'n Web convention).
 //!
-//! Owns the adapter from a `tokio-tungstenite` stream to a [`Transport`](super::Transport), the
-//! frame-size configuration, and [`connect`] for clients. Servers get their sockets from
-//! [`crate::server`]. When the session aborts, the socket is closed with code 3000 and the error
+//! Owns the adapter from a `tokio-tungstenite` stream to a [`Transport`](super::Transport) and
+//! the frame-size configuration. Clients connect with [`crate::client::websocket`]; servers get
+//! their sockets from [`crate::server`]. When the session aborts, the socket is closed with code 3000 and the error
 //! message as the reason (truncated to 123 bytes), as capnweb does.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let api = tether::transport::websocket::connect("ws://127.0.0.1:8080/").await?;
-//! let n = api.call("square", vec![7.into()]).await?;
-//! assert_eq!(n.as_f64(), Some(49.0));
-//! # Ok(()) }
-//! ```
 
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -24,9 +17,6 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use super::TransportError;
-use crate::session::{RpcSession, SessionOptions};
-use crate::stub::Stub;
-use crate::wire::Limits;
 
 /// The close code capnweb uses when a session aborts.
 const ABORT_CLOSE_CODE: u16 = 3000;
@@ -52,15 +42,15 @@ impl<S> WebSocketTransport<S> {
     }
 }
 
-/// WebSocket settings matching the session's limits: a message of `max_message_size` UTF-16
+/// WebSocket settings matching a session's size limit: a message of `max_message_size` UTF-16
 /// units can take up to three times as many UTF-8 bytes, so the socket accepts that much and the
 /// session's own check (with capnweb's error message) decides.
 ///
 /// The read buffer is 16 KiB instead of tungstenite's 128 KiB: tungstenite zeroes the free part
 /// of its buffer before every read, which the profile showed as 14 % of the server's CPU time
 /// with small messages (BENCHMARKS.md). Large messages still arrive whole, in more reads.
-pub(crate) fn socket_config(limits: &Limits) -> WebSocketConfig {
-    let bytes = limits.max_message_size.saturating_mul(3);
+pub(crate) fn socket_config(max_message_size: usize) -> WebSocketConfig {
+    let bytes = max_message_size.saturating_mul(3);
     WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
         .max_message_size(Some(bytes))
@@ -130,7 +120,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<String> for WebSocketTransport<S> {
     }
 }
 
-fn to_error(e: tokio_tungstenite::tungstenite::Error) -> TransportError {
+pub(crate) fn to_error(e: tokio_tungstenite::tungstenite::Error) -> TransportError {
     TransportError(e.to_string())
 }
 
@@ -152,35 +142,6 @@ fn truncate_utf8(s: &str, max: usize) -> &str {
         end -= 1;
     }
     &s[..end]
-}
-
-/// Connects to a Cap'n Web WebSocket server and returns its main stub. The session runs in the
-/// background and ends when the last clone of the returned stub is dropped (or the server goes).
-pub async fn connect(url: &str) -> Result<Stub, TransportError> {
-    let options = SessionOptions {
-        close_when_main_dropped: true,
-        ..SessionOptions::default()
-    };
-    let (stub, _session) = connect_with(url, None, options).await?;
-    Ok(stub)
-}
-
-/// [`connect`], offering `main` to the server (for callbacks) and with explicit options.
-/// Returns the server's main stub and the session's task.
-pub async fn connect_with(
-    url: &str,
-    main: Option<Stub>,
-    options: SessionOptions,
-) -> Result<(Stub, tokio::task::JoinHandle<crate::RpcResult<()>>), TransportError> {
-    let config = socket_config(&options.limits);
-    let (socket, _response) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
-        .await
-        .map_err(to_error)?;
-    Ok(RpcSession::spawn(
-        WebSocketTransport::new(socket),
-        main,
-        options,
-    ))
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! cost one round trip; inside a [`map`](TypedPromise::map) mapper, the element placeholder).
 
 use super::promise::TypedPromise;
-use crate::stub::RpcPromise;
+use crate::core::stub::RpcPromise;
 
 /// An argument of a typed client method for a parameter of type `T`: the value itself, or a
 /// promise of it. Built by [`IntoArg::into_arg`].

@@ -15,9 +15,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::dispatch::{encode_result, Params};
 use super::promise::TypedPromise;
 use super::ser::to_value;
-use crate::error::RpcResult;
-use crate::stub::Stub;
-use crate::value::Value;
+use crate::core::error::RpcResult;
+use crate::core::stub::Stub;
+use crate::core::value::Value;
 
 /// What a [`Callback`] is called with and as; a call's error messages call it this.
 const NAME: &str = "callback";

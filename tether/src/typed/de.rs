@@ -14,7 +14,7 @@ use serde::de::{
 
 use super::error::ConvertError;
 use super::passthrough::{self, MAGIC};
-use crate::value::{Object, Value};
+use crate::core::value::{Object, Value};
 
 /// Converts `value` to a `T`, consuming it (stubs inside move into the result).
 ///

@@ -15,10 +15,11 @@ use super::arg::Arg;
 use super::de::from_value;
 use super::promise::TypedPromise;
 use super::ser::to_value;
-use crate::error::{RpcError, RpcResult};
-use crate::stub::{RpcPromise, Stub};
-use crate::target::{report_disposal, BoxFuture};
-use crate::value::Value;
+use crate::core::error::{RpcError, RpcResult};
+use crate::core::stub::{RpcPromise, Stub};
+use crate::core::target::report_disposal;
+use crate::core::value::Value;
+use crate::rt::BoxFuture;
 
 /// The arguments a server method received, taken in order and checked one by one.
 pub struct Params {

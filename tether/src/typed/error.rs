@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::error::RpcError;
+use crate::core::error::RpcError;
 
 /// A value that could not be converted between a Rust type and a [`Value`](crate::Value).
 #[derive(Clone, Debug, PartialEq, Eq)]

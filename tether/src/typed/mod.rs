@@ -116,7 +116,7 @@ pub use error::ConvertError;
 pub use promise::TypedPromise;
 pub use ser::to_value;
 
-use crate::stub::Stub;
+use crate::core::stub::Stub;
 
 /// A typed client: a [`Stub`] whose methods are those of an interface declared with
 /// [`interface`](crate::interface). Generated for each interface as `{Trait}Client`.

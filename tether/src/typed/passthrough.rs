@@ -18,8 +18,8 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Unexpected, Visitor};
 use serde::ser::{self, Serialize, SerializeMap, SerializeSeq, Serializer};
 
-use crate::stub::Stub;
-use crate::value::{Bytes, Object, Value};
+use crate::core::stub::Stub;
+use crate::core::value::{Bytes, Object, Value};
 
 /// The newtype-struct name that marks a value handed over beside the data model.
 pub(crate) const MAGIC: &str = "$tether::private::Value";

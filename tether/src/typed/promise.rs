@@ -14,11 +14,11 @@ use serde::de::DeserializeOwned;
 
 use super::de::from_value;
 use super::Client;
-use crate::error::{RpcError, RpcResult};
-use crate::hook::Hook;
-use crate::stub::RpcPromise;
-use crate::target::BoxFuture;
-use crate::value::Value;
+use crate::core::error::{RpcError, RpcResult};
+use crate::core::hook::Hook;
+use crate::core::stub::RpcPromise;
+use crate::core::value::Value;
+use crate::rt::BoxFuture;
 
 /// The pending result of a typed call: awaitable as a `T`, pipelinable when `T` is a typed
 /// client. Dropping it unawaited tells the peer it need not send the result (rule L12).

@@ -11,7 +11,7 @@ use serde::ser::{self, Impossible, Serialize};
 
 use super::error::ConvertError;
 use super::passthrough::{self, ActiveGuard, MAGIC};
-use crate::value::{BigInt, Bytes, Object, Value};
+use crate::core::value::{BigInt, Bytes, Object, Value};
 
 /// The largest integer a JavaScript number holds exactly (`Number.MAX_SAFE_INTEGER`).
 pub(crate) const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;

@@ -12,8 +12,8 @@ use base64::Engine as _;
 
 use super::json::{write_number, write_str};
 use super::{EncodeOptions, Exporter, OutMessage, WireRef};
-use crate::error::RpcError;
-use crate::value::{BytesKind, PathKey, Value};
+use crate::core::error::RpcError;
+use crate::core::value::{BytesKind, PathKey, Value};
 
 /// capnweb's fixed serialization depth limit.
 const MAX_SERIALIZE_DEPTH: usize = 256;

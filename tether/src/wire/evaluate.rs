@@ -16,8 +16,8 @@ use serde_json::Value as Json;
 use super::json::{as_id, js_typeof, number_to_string, stringify, write_json};
 use super::parse::{depth_error, utf16_len};
 use super::{Capture, Importer, Limits};
-use crate::error::RpcError;
-use crate::value::{Bytes, BytesKind, Object, PathKey, Value};
+use crate::core::error::RpcError;
+use crate::core::value::{Bytes, BytesKind, Object, PathKey, Value};
 
 /// Keys that name `Object.prototype` members (plus `toJSON`): evaluated, then dropped.
 const DANGEROUS_KEYS: [&str; 13] = [

@@ -18,36 +18,11 @@ mod tests;
 
 use serde_json::Value as Json;
 
-use crate::error::RpcError;
-use crate::stub::{RpcPromise, Stub};
-use crate::value::{PathKey, Value};
+use crate::core::error::RpcError;
+use crate::core::stub::{RpcPromise, Stub};
+use crate::core::value::{PathKey, Value};
 
-/// Receive-side limits. Defaults match capnweb 0.12.
-#[derive(Clone, Debug)]
-pub struct Limits {
-    /// Maximum message size in UTF-16 code units (as JavaScript counts string length).
-    pub max_message_size: usize,
-    /// Maximum nesting depth of an expression. Parsing and evaluation recurse once per level
-    /// (frames nesting deeper than about twice this are refused before parsing), so values far
-    /// above the default need a correspondingly larger thread stack.
-    pub max_depth: usize,
-    /// Maximum length of a bigint's decimal string (the `-` counts).
-    pub max_bigint_digits: usize,
-    /// Maximum number of mapper instructions one message may run, across every element and
-    /// nested `map()` (bounds the work a hostile `remap` can fan out to).
-    pub max_map_instructions: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_message_size: 32 * 1024 * 1024,
-            max_depth: 256,
-            max_bigint_digits: 16384,
-            max_map_instructions: 1_000_000,
-        }
-    }
-}
+pub(crate) use crate::core::Limits;
 
 /// A parsed top-level message whose expressions are not evaluated yet.
 #[derive(Debug)]
@@ -63,7 +38,7 @@ pub(crate) enum RawMessage {
 }
 
 /// Parses one frame. Errors carry capnweb's error type and message (see TESTTARGET.md), all with
-/// [`ErrorKind::Protocol`](crate::error::ErrorKind::Protocol): over-size `TypeError`, over-deep
+/// [`ErrorKind::Protocol`](crate::core::error::ErrorKind::Protocol): over-size `TypeError`, over-deep
 /// `TypeError`, invalid JSON `SyntaxError`, and `Error: bad RPC message: <JSON>` for a shape
 /// capnweb would refuse. A missing `abort` expression is given as `["undefined"]`.
 pub(crate) fn parse_message(text: &str, limits: &Limits) -> Result<RawMessage, RpcError> {

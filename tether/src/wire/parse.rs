@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 
 use super::json::{as_id, stringify};
 use super::{Limits, RawMessage};
-use crate::error::RpcError;
+use crate::core::error::RpcError;
 
 pub(super) fn parse_message(text: &str, limits: &Limits) -> Result<RawMessage, RpcError> {
     check_size(text, limits.max_message_size)?;

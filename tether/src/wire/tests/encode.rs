@@ -1,7 +1,7 @@
 //! Encoding: number and string formatting, every value form, messages, the depth limit.
 
 use super::*;
-use crate::value::{BigInt, Bytes, BytesKind, Object};
+use crate::core::value::{BigInt, Bytes, BytesKind, Object};
 
 fn enc(msg: &OutMessage<'_>) -> String {
     encode(

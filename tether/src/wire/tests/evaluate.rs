@@ -1,7 +1,7 @@
 //! Expression evaluation: every form, every error, the limits and key stripping.
 
 use super::*;
-use crate::value::{BigInt, Bytes, BytesKind};
+use crate::core::value::{BigInt, Bytes, BytesKind};
 
 #[track_caller]
 fn assert_unknown(expr: &str) {

@@ -13,7 +13,7 @@ mod roundtrip;
 use serde_json::Value as Json;
 
 use super::*;
-use crate::value::Value;
+use crate::core::value::Value;
 
 /// What the importer was asked to do.
 #[derive(Debug)]

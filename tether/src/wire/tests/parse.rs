@@ -97,7 +97,7 @@ fn integral_ids_in_any_notation() {
 fn malformed_not_json() {
     let e = parse("not json").unwrap_err();
     assert_eq!(e.name, "SyntaxError");
-    assert_eq!(e.kind(), crate::error::ErrorKind::Protocol);
+    assert_eq!(e.kind(), crate::core::error::ErrorKind::Protocol);
     assert_eq!(parse(r#"["pull",1"#).unwrap_err().name, "SyntaxError");
     assert_eq!(parse(r#"["pull",1]]"#).unwrap_err().name, "SyntaxError");
     assert_eq!(

@@ -7,16 +7,13 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use futures_util::FutureExt;
 
-use crate::error::{RpcError, RpcResult};
-use crate::value::Value;
-
-/// A boxed, sendable future, as returned by [`Target`] methods.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+use crate::core::error::{RpcError, RpcResult};
+use crate::core::value::Value;
+use crate::rt::BoxFuture;
 
 /// An object whose members can be called remotely: the Rust side of capnweb's `RpcTarget`.
 ///
@@ -96,37 +93,30 @@ impl Drop for Lineage {
         let guarded = async move {
             report_disposal(AssertUnwindSafe(disposal).catch_unwind().await);
         };
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                handle.spawn(guarded);
-            }
-            Err(_) => crate::hook::run_detached(Box::pin(guarded)),
-        }
+        crate::rt::spawn(Box::pin(guarded));
     }
 }
-
-type UncaughtHook = Arc<dyn Fn(&RpcError) + Send + Sync>;
-static UNCAUGHT_HOOK: RwLock<Option<UncaughtHook>> = RwLock::new(None);
 
 /// Installs the process-wide hook for errors nobody can receive: failing or panicking disposers
 /// and callbacks (rule L8). The default prints to standard error.
 pub fn set_uncaught_error_hook(hook: impl Fn(&RpcError) + Send + Sync + 'static) {
-    let mut slot = UNCAUGHT_HOOK
-        .write()
-        .unwrap_or_else(|poison| poison.into_inner());
-    *slot = Some(Arc::new(hook));
+    crate::rt::set_uncaught_hook(Arc::new(
+        move |error: &(dyn std::error::Error + 'static)| {
+            if let Some(rpc) = error.downcast_ref::<RpcError>() {
+                return hook(rpc);
+            }
+            let converted = match error.downcast_ref::<crate::dispose::DisposeError>() {
+                Some(dispose) => RpcError::from(dispose.clone()),
+                None => RpcError::error(error.to_string()),
+            };
+            hook(&converted);
+        },
+    ));
 }
 
 /// Sends `error` to the uncaught-error hook.
 pub(crate) fn report_uncaught(error: &RpcError) {
-    let hook = UNCAUGHT_HOOK
-        .read()
-        .unwrap_or_else(|poison| poison.into_inner())
-        .clone();
-    match hook {
-        Some(hook) => hook(error),
-        None => eprintln!("tether: uncaught error: {error}"),
-    }
+    crate::rt::report_uncaught(error);
 }
 
 /// Sends a disposer's failure (an `Err`, or a caught panic) to the uncaught-error hook (rule L8).
@@ -140,10 +130,5 @@ pub(crate) fn report_disposal(outcome: std::thread::Result<RpcResult<()>>) {
 
 /// Turns a panic payload into an error naming where it happened.
 pub(crate) fn panic_error(context: &str, panic: &(dyn std::any::Any + Send)) -> RpcError {
-    let detail = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_owned());
-    RpcError::error(format!("{context} panicked: {detail}"))
+    RpcError::error(crate::rt::Panicked::new(context, panic).to_string())
 }

@@ -12,10 +12,10 @@ use std::sync::Arc;
 
 use serde_json::Value as Json;
 
-use super::{Hook, Spawner};
-use crate::error::RpcError;
-use crate::stub::RpcPromise;
-use crate::value::{PathKey, Value};
+use crate::core::error::RpcError;
+use crate::core::hook::{self, Hook, Spawner};
+use crate::core::stub::RpcPromise;
+use crate::core::value::{PathKey, Value};
 use crate::wire::{self, Capture, Importer, Limits};
 
 /// The instruction budget of one incoming message, shared by every (nested) map in it.
@@ -64,7 +64,7 @@ impl Mapper {
         }
         // Not settled yet: wait for the value, then map it.
         let spawner = self.spawner.clone();
-        super::run_on_cell(&spawner, async move {
+        hook::run_on_cell(&spawner, async move {
             let value = input.resolve().await?;
             Ok(Value::Promise(RpcPromise::from_hook(self.apply(&value))))
         })

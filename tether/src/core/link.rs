@@ -10,12 +10,13 @@ use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::error::{RpcError, RpcResult};
-use crate::hook::import::{ImportRef, ImportSlot};
-use crate::hook::record::Recorder;
-use crate::hook::{BrokenCallback, TaskSink};
-use crate::target::BoxFuture;
-use crate::value::{PathKey, Value};
+use crate::core::error::{RpcError, RpcResult};
+use crate::core::hook::BrokenCallback;
+use crate::core::import::{ImportRef, ImportSlot};
+use crate::core::map::record::Recorder;
+use crate::core::value::{PathKey, Value};
+use crate::rt::BoxFuture;
+use crate::rt::TaskSink;
 
 /// A request to the session task.
 pub(crate) enum Command {
@@ -98,7 +99,7 @@ impl TaskSink for SessionLink {
     fn spawn_background(&self, task: BoxFuture<'static, ()>) {
         if let Err(Command::SpawnBackground(task)) = self.send(Command::SpawnBackground(task)) {
             // The session has ended: background work is still allowed to finish.
-            crate::hook::spawn_on_runtime(task);
+            crate::rt::spawn(task);
         }
     }
 }

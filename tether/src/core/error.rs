@@ -8,7 +8,9 @@
 
 use std::fmt;
 
-use crate::value::{Object, Value};
+use crate::dispose::DisposeError;
+
+use crate::core::value::{Object, Value};
 
 /// What kind of failure an [`RpcError`] reports. Not sent on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -132,3 +134,35 @@ impl PartialEq for RpcError {
 
 /// The result of a call.
 pub type RpcResult<T = Value> = Result<T, RpcError>;
+
+impl From<RpcError> for DisposeError {
+    fn from(error: RpcError) -> Self {
+        Self::failed(error)
+    }
+}
+
+/// The JavaScript shape: a wrapped `RpcError` comes back as itself, a use after dispose is a
+/// `ReferenceError` of kind [`ErrorKind::Disposed`], and an aggregate is a `SuppressedError`
+/// whose `error` and `suppressed` properties hold the converted parts.
+impl From<DisposeError> for RpcError {
+    fn from(error: DisposeError) -> Self {
+        match error {
+            DisposeError::Failed(inner) => match inner.downcast_ref::<RpcError>() {
+                Some(rpc) => rpc.clone(),
+                None => RpcError::error(inner.to_string()),
+            },
+            DisposeError::AlreadyDisposed => {
+                RpcError::new("ReferenceError", error.to_string()).with_kind(ErrorKind::Disposed)
+            }
+            DisposeError::Panicked(_) | DisposeError::NoRuntime => {
+                RpcError::error(error.to_string())
+            }
+            DisposeError::Suppressed { error, suppressed } => RpcError::new(
+                "SuppressedError",
+                "An error was suppressed during disposal.",
+            )
+            .with_prop("error", Value::from(RpcError::from(*error)))
+            .with_prop("suppressed", Value::from(RpcError::from(*suppressed))),
+        }
+    }
+}

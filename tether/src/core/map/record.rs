@@ -10,10 +10,10 @@
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::Hook;
-use crate::error::RpcError;
-use crate::stub::{RpcPromise, Stub};
-use crate::value::{PathKey, Value};
+use crate::core::error::RpcError;
+use crate::core::hook::Hook;
+use crate::core::stub::{RpcPromise, Stub};
+use crate::core::value::{PathKey, Value};
 use crate::wire::{self, Exporter, WireRef};
 
 /// A mapper being recorded.

@@ -10,12 +10,12 @@ use std::sync::{Arc, OnceLock};
 
 use tokio::sync::Notify;
 
-use super::record::Recorder;
-use super::{run_callback, BrokenCallback, Hook, Spawner};
-use crate::error::RpcResult;
-use crate::session::link::{Command, SessionLink};
-use crate::stub::Stub;
-use crate::value::{PathKey, Value};
+use super::hook::{run_callback, BrokenCallback, Hook, Spawner};
+use super::map::record::Recorder;
+use crate::core::error::RpcResult;
+use crate::core::link::{Command, SessionLink};
+use crate::core::stub::Stub;
+use crate::core::value::{PathKey, Value};
 
 const UNASSIGNED: i64 = i64::MIN;
 

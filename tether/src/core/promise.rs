@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
-use super::{canceled, BrokenCallback, Hook, Spawner};
-use crate::error::RpcResult;
-use crate::value::{PathKey, Value};
+use super::hook::{canceled, BrokenCallback, Hook, Spawner};
+use crate::core::error::RpcResult;
+use crate::core::value::{PathKey, Value};
 
 pub(crate) struct PromiseCell {
     state: Mutex<State>,

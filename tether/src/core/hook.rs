@@ -4,7 +4,7 @@
 //!
 //! | kind | file | meaning |
 //! | --- | --- | --- |
-//! | `Local` | `crate::target` | a target in this process; the `Arc<Lineage>` is the lineage |
+//! | `Local` | `crate::core::target` | a target in this process; the `Arc<Lineage>` is the lineage |
 //! | `Import` | [`import`] | an entry of a session's import table (a remote stub or promise) |
 //! | `Promise` | [`promise`] | a local pending result that queues calls until it resolves |
 //! | `Value` | here | a settled result: calls follow property paths into it |
@@ -17,24 +17,21 @@
 //!
 //! This module must not touch session tables: imports talk to their session only by message.
 
-pub(crate) mod import;
-pub(crate) mod map;
-pub(crate) mod promise;
-pub(crate) mod record;
-
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 
 use futures_util::FutureExt;
 
+use super::import::ImportRef;
+use super::map::record;
+use super::map::replay as map;
+use super::promise::{self, PromiseCell};
 use crate::context::CallContext;
-use crate::error::{ErrorKind, RpcError, RpcResult};
-use crate::stub::{RpcPromise, Stub};
-use crate::target::{panic_error, report_uncaught, BoxFuture, Lineage, Target};
-use crate::value::{PathKey, Value};
-use import::ImportRef;
-use promise::PromiseCell;
+use crate::core::error::{ErrorKind, RpcError, RpcResult};
+use crate::core::stub::{RpcPromise, Stub};
+use crate::core::target::{panic_error, report_uncaught, Lineage, Target};
+use crate::core::value::{PathKey, Value};
+use crate::rt::{BoxFuture, TaskSink};
 
 /// A callback run when a reference breaks.
 pub(crate) type BrokenCallback = Box<dyn FnOnce(RpcError) + Send + 'static>;
@@ -60,54 +57,18 @@ pub(crate) enum Spawner {
     Session(Arc<dyn TaskSink>),
 }
 
-/// Something that runs futures to completion (implemented by a session).
-pub(crate) trait TaskSink: Send + Sync {
-    /// Runs `task`; if the sink is closed, the task is dropped (cancelled).
-    fn spawn_task(&self, task: BoxFuture<'static, ()>);
-    /// Runs `task` as background work (`wait_until`): it may outlive the session for a while.
-    fn spawn_background(&self, task: BoxFuture<'static, ()>);
-}
-
 impl Spawner {
     fn spawn(&self, task: BoxFuture<'static, ()>) {
         match self {
-            Spawner::Runtime => spawn_on_runtime(task),
+            Spawner::Runtime => crate::rt::spawn(task),
             Spawner::Session(sink) => sink.spawn_task(task),
         }
     }
 }
 
-/// Spawns `task` on the current Tokio runtime (or, outside one, polls it once and reports).
-pub(crate) fn spawn_on_runtime(task: BoxFuture<'static, ()>) {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => {
-            handle.spawn(task);
-        }
-        Err(_) => run_detached(task),
-    }
-}
-
-/// Polls `task` once right here, then hands what is left to `spawner`.
-///
-/// Polling with a no-op waker is sound: a future that returns `Pending` is spawned, and a spawned
-/// task is always polled again with a real waker, which re-registers interest.
-pub(crate) fn start(mut task: BoxFuture<'static, ()>, spawner: &Spawner) {
-    let mut cx = Context::from_waker(Waker::noop());
-    match std::panic::catch_unwind(AssertUnwindSafe(|| task.as_mut().poll(&mut cx))) {
-        Ok(Poll::Ready(())) => {}
-        Ok(Poll::Pending) => spawner.spawn(task),
-        Err(panic) => report_uncaught(&panic_error("task", panic.as_ref())),
-    }
-}
-
-/// Last resort outside any Tokio runtime: poll once; what cannot finish is reported and dropped.
-pub(crate) fn run_detached(mut task: BoxFuture<'static, ()>) {
-    let mut cx = Context::from_waker(Waker::noop());
-    if task.as_mut().poll(&mut cx).is_pending() {
-        report_uncaught(&RpcError::error(
-            "tether: work needed a Tokio runtime but none was running; it was dropped",
-        ));
-    }
+/// Polls `task` once right here, then hands what is left to `spawner` (see [`crate::rt::start`]).
+pub(crate) fn start(task: BoxFuture<'static, ()>, spawner: &Spawner) {
+    crate::rt::start(task, |rest| spawner.spawn(rest));
 }
 
 impl Hook {
@@ -193,7 +154,7 @@ impl Hook {
                 }
             }
         }
-        let limits = crate::wire::Limits::default();
+        let limits = crate::core::Limits::default();
         map::Mapper {
             captures: recording.captures,
             instructions: Arc::new(instructions),
@@ -430,7 +391,7 @@ pub(crate) fn substitute(value: Value) -> BoxFuture<'static, RpcResult> {
                 Ok(Value::Array(out))
             }
             Value::Object(object) => {
-                let mut out = crate::value::Object::new();
+                let mut out = crate::core::value::Object::new();
                 for (k, v) in object {
                     out.insert(k, substitute(v).await?);
                 }

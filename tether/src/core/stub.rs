@@ -26,10 +26,12 @@ use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 
-use crate::error::{RpcError, RpcResult};
-use crate::hook::{record, Hook, Spawner};
-use crate::target::{BoxFuture, FnTarget, Lineage, Target};
-use crate::value::{PathKey, Value};
+use crate::core::error::{RpcError, RpcResult};
+use crate::core::hook::{Hook, Spawner};
+use crate::core::map::record;
+use crate::core::target::{FnTarget, Lineage, Target};
+use crate::core::value::{PathKey, Value};
+use crate::rt::BoxFuture;
 
 /// A reference to a target, local or remote. `Clone` duplicates it; `Drop` disposes it.
 #[derive(Clone)]
@@ -180,9 +182,9 @@ impl RpcPromise {
     /// A promise for the outcome of a local future (rule P6): callers can pipeline on it before
     /// the future has finished. The future is spawned on the current Tokio runtime.
     pub fn from_future(future: impl Future<Output = RpcResult> + Send + 'static) -> RpcPromise {
-        let cell = crate::hook::promise::PromiseCell::new();
-        let settle = crate::hook::promise::SettleGuard::new(cell.clone());
-        crate::hook::start(
+        let cell = crate::core::promise::PromiseCell::new();
+        let settle = crate::core::promise::SettleGuard::new(cell.clone());
+        crate::core::hook::start(
             Box::pin(async move {
                 let result = future.await;
                 settle.settle(Hook::from_result(result));

@@ -8,8 +8,8 @@
 //! (see `wire`) or about sessions. Cloning a `Value` duplicates every stub inside it (rule L3);
 //! dropping it disposes them (rule L7): a call's result owns the stubs it contains.
 
-use crate::error::RpcError;
-use crate::stub::{RpcPromise, Stub};
+use crate::core::error::RpcError;
+use crate::core::stub::{RpcPromise, Stub};
 pub use num_bigint::BigInt;
 
 /// A value that can cross a Cap'n Web connection.

@@ -1,0 +1,28 @@
+//! [`Limits`]: what one incoming message may cost (size, depth, bigint length, map work).
+
+/// Receive-side limits. Defaults match capnweb 0.12.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Maximum message size in UTF-16 code units (as JavaScript counts string length).
+    pub max_message_size: usize,
+    /// Maximum nesting depth of an expression. Parsing and evaluation recurse once per level
+    /// (frames nesting deeper than about twice this are refused before parsing), so values far
+    /// above the default need a correspondingly larger thread stack.
+    pub max_depth: usize,
+    /// Maximum length of a bigint's decimal string (the `-` counts).
+    pub max_bigint_digits: usize,
+    /// Maximum number of mapper instructions one message may run, across every element and
+    /// nested `map()` (bounds the work a hostile `remap` can fan out to).
+    pub max_map_instructions: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_size: 32 * 1024 * 1024,
+            max_depth: 256,
+            max_bigint_digits: 16384,
+            max_map_instructions: 1_000_000,
+        }
+    }
+}
