@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use futures_util::{future, SinkExt, StreamExt};
 use tether::transport::memory;
-use tether::transport::TransportError;
+use tether::transport::{Outgoing, TransportError};
 use tether::{BoxFuture, RpcError, RpcResult, RpcSession, SessionOptions, Stub, Target, Value};
 
 /// The server's main object.
@@ -69,9 +69,11 @@ async fn main() -> RpcResult<()> {
                 println!("   ← {text}");
             }
         })
-        .with(|text: String| {
-            println!("   → {text}");
-            future::ready(Ok::<_, TransportError>(text))
+        .with(|out: Outgoing| {
+            if let Outgoing::Message(text) = &out {
+                println!("   → {text}");
+            }
+            future::ready(Ok::<_, TransportError>(out))
         });
     let (_, server) =
         RpcSession::spawn(server_end, Some(Stub::new(Api)), SessionOptions::default());

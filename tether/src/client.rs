@@ -69,7 +69,7 @@ pub mod http_batch {
     /// # Ok(()) }
     /// ```
     pub fn connect(url: &str) -> RpcResult<Stub> {
-        let transport = ClientBatch::new(url).map_err(|e| RpcError::type_error(e.0))?;
+        let transport = ClientBatch::new(url).map_err(|e| RpcError::type_error(e.message()))?;
         let options = SessionOptions::default();
         let (stub, _task) = RpcSession::spawn(transport, None, options);
         Ok(stub)

@@ -6,6 +6,7 @@ mod common;
 
 use futures_util::{SinkExt, StreamExt};
 use tether::transport::memory::{pair, MemoryTransport};
+use tether::transport::Outgoing;
 use tether::{Limits, RpcSession, SessionOptions};
 
 /// A server session driven by hand from the returned raw end.
@@ -27,11 +28,13 @@ async fn exchange(
 ) -> (Vec<String>, tether::RpcResult<()>) {
     let (mut raw, server) = raw_server(options);
     for frame in frames {
-        raw.send((*frame).to_owned()).await.unwrap();
+        raw.send(Outgoing::Message((*frame).to_owned()))
+            .await
+            .unwrap();
     }
     let mut received = Vec::new();
     while let Some(Ok(frame)) = raw.next().await {
-        received.push(frame);
+        received.push(frame.to_string());
     }
     drop(raw); // The server lingers until its peer closes too.
     (received, server.await.unwrap())

@@ -6,6 +6,7 @@ mod common;
 
 use futures_util::{SinkExt, StreamExt};
 use tether::transport::memory::pair;
+use tether::transport::Outgoing;
 use tether::{Limits, RpcSession, SessionOptions};
 
 /// Sends `frames` to a fresh server session, then pulls `pull` and returns the reply to it.
@@ -14,16 +15,20 @@ async fn reply_to(frames: &[&str], pull: i64, options: SessionOptions) -> String
     let (_peer, driver) = RpcSession::open(server_end, Some(common::api()), options);
     tokio::spawn(async move { driver.await });
     for frame in frames {
-        raw.send((*frame).to_owned()).await.unwrap();
+        raw.send(Outgoing::Message((*frame).to_owned()))
+            .await
+            .unwrap();
     }
-    raw.send(format!("[\"pull\",{pull}]")).await.unwrap();
+    raw.send(Outgoing::Message(format!("[\"pull\",{pull}]")))
+        .await
+        .unwrap();
     loop {
         let frame = raw.next().await.unwrap().unwrap();
         if frame.starts_with(&format!("[\"resolve\",{pull},"))
             || frame.starts_with(&format!("[\"reject\",{pull},"))
             || frame.starts_with("[\"abort\"")
         {
-            return frame;
+            return frame.to_string();
         }
     }
 }

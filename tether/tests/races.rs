@@ -268,7 +268,9 @@ async fn c_a_reintroduced_import_is_released_exactly_as_often_as_introduced() {
         let (ours, mut peer) = memory::pair();
         let _session = RpcSession::spawn(ours, Some(main), SessionOptions::default());
         for frame in &frames {
-            peer.feed(frame.clone()).await.unwrap();
+            peer.feed(tether::transport::Outgoing::Message(frame.clone()))
+                .await
+                .unwrap();
         }
         peer.flush().await.unwrap();
         let mut released = 0;

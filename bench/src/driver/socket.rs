@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures_util::{Sink, Stream};
 use tether::transport::websocket::WebSocketTransport;
-use tether::transport::TransportError;
+use tether::transport::{Frame, Outgoing, TransportError};
 use tether::{RpcResult, RpcSession, SessionOptions, Stub};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -93,8 +93,8 @@ struct Counted<T> {
     frames: Frames,
 }
 
-impl<T: Stream<Item = Result<String, TransportError>> + Unpin> Stream for Counted<T> {
-    type Item = Result<String, TransportError>;
+impl<T: Stream<Item = Result<Frame, TransportError>> + Unpin> Stream for Counted<T> {
+    type Item = Result<Frame, TransportError>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let polled = Pin::new(&mut self.inner).poll_next(cx);
         if let Poll::Ready(Some(Ok(text))) = &polled {
@@ -112,13 +112,13 @@ impl<T: Stream<Item = Result<String, TransportError>> + Unpin> Stream for Counte
     }
 }
 
-impl<T: Sink<String, Error = TransportError> + Unpin> Sink<String> for Counted<T> {
+impl<T: Sink<Outgoing, Error = TransportError> + Unpin> Sink<Outgoing> for Counted<T> {
     type Error = TransportError;
     fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Pin::new(&mut self.inner).poll_ready(cx)
     }
-    fn start_send(mut self: Pin<&mut Self>, item: String) -> Result<(), Self::Error> {
-        {
+    fn start_send(mut self: Pin<&mut Self>, out: Outgoing) -> Result<(), Self::Error> {
+        if let Outgoing::Message(item) = &out {
             let mut st = self.frames.lock();
             st.c2s_frames += 1;
             st.c2s_bytes += item.len() as u64;
@@ -137,7 +137,7 @@ impl<T: Sink<String, Error = TransportError> + Unpin> Sink<String> for Counted<T
                 st.release += 1;
             }
         }
-        Pin::new(&mut self.inner).start_send(item)
+        Pin::new(&mut self.inner).start_send(out)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Pin::new(&mut self.inner).poll_flush(cx)

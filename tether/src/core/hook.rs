@@ -362,7 +362,7 @@ fn follow(value: &Value, path: &[PathKey]) -> Followed {
     }
 }
 
-fn contains_promise(value: &Value) -> bool {
+pub(crate) fn contains_promise(value: &Value) -> bool {
     match value {
         Value::Promise(_) => true,
         Value::Array(items) => items.iter().any(contains_promise),

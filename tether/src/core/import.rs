@@ -147,18 +147,32 @@ impl ImportRef {
         {
             return Err(self.link.disconnected_error());
         }
-        let resolution = loop {
+        loop {
             let notified = self.slot.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(hook) = self.slot.resolution() {
-                break hook.clone();
+            if self.slot.resolution().is_some() {
+                break;
             }
             if let Some(error) = self.link.aborted() {
                 return Err(error);
             }
             notified.await;
+        }
+        // The last handle on a settled import takes its resolution rather than sharing it, so
+        // a settled value reaches the caller without a copy.
+        let mut this = self;
+        let taken = Arc::get_mut(&mut this)
+            .and_then(|import| Arc::get_mut(&mut import.slot))
+            .and_then(|slot| slot.resolution.take());
+        let resolution = match taken {
+            Some(hook) => hook,
+            None => match this.slot.resolution() {
+                Some(hook) => hook.clone(),
+                None => return Err(this.link.disconnected_error()),
+            },
         };
+        drop(this);
         resolution.resolve().await
     }
 

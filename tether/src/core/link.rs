@@ -5,6 +5,7 @@
 //! carries it out in order. The link also publishes the abort reason once the session has ended,
 //! so new calls fail at once with it.
 
+use std::cell::RefCell;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
@@ -92,6 +93,9 @@ impl SessionLink {
 
 impl TaskSink for SessionLink {
     fn spawn_task(&self, task: BoxFuture<'static, ()>) {
+        let Some(task) = SpawnScope::queue(self, task) else {
+            return; // The session task itself started it: it joins the task set this turn.
+        };
         // A closed session drops the task: cancelled with the session (rule L10).
         let _ = self.send(Command::Spawn(task));
     }
@@ -100,6 +104,72 @@ impl TaskSink for SessionLink {
         if let Err(Command::SpawnBackground(task)) = self.send(Command::SpawnBackground(task)) {
             // The session has ended: background work is still allowed to finish.
             crate::rt::spawn(task);
+        }
+    }
+}
+
+type Queued = Vec<BoxFuture<'static, ()>>;
+
+thread_local! {
+    /// The session whose task is handling a turn on this thread, and the work it started.
+    static SPAWN_SCOPE: RefCell<Option<(usize, Queued)>> = const { RefCell::new(None) };
+}
+
+/// A synchronous stretch of a session task's turn. Work the session starts during it that
+/// cannot finish at once (an incoming call that awaits) is queued here and joins the session's
+/// task set at the end of the turn, instead of travelling back to the session as a
+/// `Command::Spawn`.
+///
+/// The scope is a thread-local that lives only between two `.await`s of the session task
+/// (`enter` after it wakes, `finish` before it waits again), so work queued in it can only come
+/// from that session on that thread; anything else still goes through the link.
+pub(crate) struct SpawnScope {
+    outer: Option<(usize, Queued)>,
+    finished: bool,
+}
+
+impl SpawnScope {
+    pub(crate) fn enter(link: &Arc<SessionLink>) -> Self {
+        let key = Arc::as_ptr(link) as usize;
+        let outer = SPAWN_SCOPE.with(|scope| scope.replace(Some((key, Vec::new()))));
+        Self {
+            outer,
+            finished: false,
+        }
+    }
+
+    /// Ends the scope and returns the work started in it.
+    pub(crate) fn finish(mut self) -> Queued {
+        self.finished = true;
+        self.restore()
+    }
+
+    fn restore(&mut self) -> Queued {
+        let outer = self.outer.take();
+        SPAWN_SCOPE
+            .with(|scope| scope.replace(outer))
+            .map(|(_, queued)| queued)
+            .unwrap_or_default()
+    }
+
+    /// Queues `task` if `link`'s session is in a scope on this thread; gives it back otherwise.
+    fn queue(link: &SessionLink, task: BoxFuture<'static, ()>) -> Option<BoxFuture<'static, ()>> {
+        let key = link as *const SessionLink as usize;
+        SPAWN_SCOPE.with(|scope| match &mut *scope.borrow_mut() {
+            Some((current, queued)) if *current == key => {
+                queued.push(task);
+                None
+            }
+            _ => Some(task),
+        })
+    }
+}
+
+impl Drop for SpawnScope {
+    fn drop(&mut self) {
+        if !self.finished {
+            // Unwinding: the queued work is dropped (cancelled) with the turn.
+            drop(self.restore());
         }
     }
 }

@@ -22,30 +22,15 @@ pub async fn run_batch(body: &str, main: Stub, options: SessionOptions) -> RpcRe
     let (_client_main, driver) =
         RpcSession::open_with(transport, Some(main), options, OnEof::Drain);
     let session = tokio::spawn(driver.into_future());
-    let Ok(replies) = replies.await else {
+    let Ok(outcome) = replies.await else {
         // The session ended without closing its transport: report how it ended.
         return match session.await {
             Ok(Err(error)) => Err(error),
             _ => Err(RpcError::error("RPC batch ended unexpectedly.")),
         };
     };
-    if let Some(error) = replies.last().and_then(|line| aborted_with(line)) {
-        return Err(error);
+    match outcome.aborted {
+        Some(reason) => Err(RpcError::new(reason.name, reason.message)),
+        None => Ok(outcome.replies.join("\n")),
     }
-    Ok(replies.join("\n"))
-}
-
-/// The error of an `["abort", ["error", type, message, ...]]` line.
-fn aborted_with(line: &str) -> Option<RpcError> {
-    if !line.starts_with("[\"abort\"") {
-        return None;
-    }
-    let parsed: serde_json::Value = serde_json::from_str(line).ok()?;
-    let name = parsed.get(1)?.get(1)?.as_str().unwrap_or("Error");
-    let message = parsed
-        .get(1)?
-        .get(2)?
-        .as_str()
-        .unwrap_or("RPC batch aborted.");
-    Some(RpcError::new(name, message))
 }

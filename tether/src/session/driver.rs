@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinSet;
 
@@ -17,8 +17,8 @@ use super::{OnEof, SessionOptions};
 use crate::core::error::{ErrorKind, RpcError, RpcResult};
 use crate::core::hook::{run_callback, Hook};
 use crate::core::import::ImportRef;
-use crate::core::link::{Command, SessionLink};
-use crate::transport::Transport;
+use crate::core::link::{Command, SessionLink, SpawnScope};
+use crate::transport::{CloseReason, Frame, Outgoing, Transport, TransportError};
 use crate::wire::{self, EncodeOptions, OutMessage};
 
 /// How long an ending session keeps reading to let the peer close its side.
@@ -55,6 +55,27 @@ impl Ending {
         Self {
             error,
             send_abort: true,
+            clean: false,
+        }
+    }
+
+    /// The transport failed: not a clean end.
+    pub(super) fn transport_failed(error: &TransportError) -> Self {
+        Self {
+            error: RpcError::disconnected(format!("RPC transport failed: {error}")),
+            send_abort: false,
+            clean: false,
+        }
+    }
+
+    /// The peer stopped reading: what we sent could not be written within `limit`.
+    pub(super) fn stuck(limit: Option<std::time::Duration>) -> Self {
+        let seconds = limit.map_or(0.0, |l| l.as_secs_f64());
+        Self {
+            error: RpcError::disconnected(format!(
+                "The peer did not read what was sent to it for {seconds} s; the session was dropped."
+            )),
+            send_abort: false,
             clean: false,
         }
     }
@@ -136,6 +157,23 @@ impl Core {
         }
     }
 
+    /// Handles what the transport's stream yielded.
+    fn handle_input(
+        &mut self,
+        frame: Option<Result<Frame, TransportError>>,
+        input_open: &mut bool,
+    ) {
+        match frame {
+            Some(Ok(frame)) => self.handle_frame(frame.as_str()),
+            Some(Err(e)) => self.end(Ending::transport_failed(&e)),
+            None if self.on_eof == OnEof::Drain => {
+                *input_open = false;
+                self.input_ended();
+            }
+            None => self.end(Ending::clean("Peer closed the connection.")),
+        }
+    }
+
     fn handle_command(&mut self, command: Command, tasks: &mut Tasks) {
         match command {
             Command::Push {
@@ -187,7 +225,9 @@ impl Core {
             Command::SpawnBackground(task) => {
                 tasks.background.spawn(task);
             }
-            Command::Settled { export_id, result } => self.send_settled(export_id, *result),
+            Command::Settled { export_id, result } => {
+                self.send_settled(export_id, result.as_ref().as_ref());
+            }
             Command::Shutdown { reason, grace } => {
                 let deadline = tokio::time::Instant::now() + grace;
                 let deadline = match &self.shutting_down {
@@ -208,7 +248,7 @@ impl Core {
         mut tasks: Tasks,
     ) -> RpcResult<()>
     where
-        S: futures_util::Sink<String> + Unpin,
+        S: futures_util::Sink<Outgoing, Error = TransportError> + Unpin,
         R: futures_util::Stream + Unpin,
     {
         let ending = self
@@ -217,6 +257,7 @@ impl Core {
             .unwrap_or_else(|| Ending::clean("RPC session ended."));
         let broken = ending.error.clone().with_kind(ErrorKind::Disconnected);
         self.link.set_aborted(broken.clone());
+        let mut close = None;
         if ending.send_abort {
             let mut exporter = super::outgoing::NoExports;
             if let Ok(text) = wire::encode(
@@ -226,13 +267,24 @@ impl Core {
             ) {
                 self.outbox.push(text);
             }
+            close = Some(Outgoing::Close(CloseReason {
+                name: ending.error.name.clone(),
+                message: ending.error.message.clone(),
+            }));
         }
-        for text in self.outbox.drain(..) {
-            if sink.feed(text).await.is_err() {
-                break;
+        // The last words, bounded like every write: a peer that does not read cannot hold the
+        // session open.
+        let outbox = std::mem::take(&mut self.outbox);
+        let last_words = async {
+            for text in outbox {
+                sink.feed(Outgoing::Message(text)).await?;
             }
-        }
-        let _ = sink.close().await;
+            if let Some(close) = close {
+                sink.feed(close).await?;
+            }
+            sink.close().await
+        };
+        let _ = within(self.options.write_timeout, last_words).await;
 
         tasks.handlers.shutdown().await;
         self.teardown(&broken, rx);
@@ -310,7 +362,29 @@ async fn sleep_until_deadline(shutting_down: &Option<(RpcError, tokio::time::Ins
     }
 }
 
+/// Runs `work` within `limit` (no limit: `None`); `Err(())` if it took longer.
+async fn within<T>(
+    limit: Option<std::time::Duration>,
+    work: impl std::future::Future<Output = T>,
+) -> Result<T, ()> {
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, work).await.map_err(|_| ()),
+        None => Ok(work.await),
+    }
+}
+
+/// How many ready events (commands, frames, finished tasks) one turn handles before it writes:
+/// enough that a burst of answers leaves in one write, few enough that a busy peer cannot keep
+/// the loop from writing.
+const TURN_BUDGET: usize = 256;
+
 /// Runs the session until it ends.
+///
+/// Each turn waits for one event, then handles every event that is already ready (up to
+/// [`TURN_BUDGET`]) and only then writes what they produced, in one flush: a burst of answers, or
+/// a client's `push` and `pull` of one call, leave together, and nothing waits for a later turn.
+/// The flush is awaited before the next turn reads again, so a peer that stops reading stops
+/// being read, and one that stays stuck past [`SessionOptions::write_timeout`] is dropped.
 pub(super) async fn run(
     core: Core,
     transport: impl Transport,
@@ -323,18 +397,17 @@ pub(super) async fn run(
     let mut input_open = true;
     loop {
         if !core.outbox.is_empty() {
-            let mut failed = None;
-            for text in core.outbox.drain(..) {
-                if let Err(e) = sink.feed(text).await {
-                    failed = Some(e);
-                    break;
+            let outbox = std::mem::take(&mut core.outbox);
+            let write = async {
+                for text in outbox {
+                    sink.feed(Outgoing::Message(text)).await?;
                 }
-            }
-            if failed.is_none() {
-                failed = sink.flush().await.err();
-            }
-            if let Some(e) = failed {
-                core.end(Ending::clean(&format!("RPC transport failed: {e}")));
+                sink.flush().await
+            };
+            match within(core.options.write_timeout, write).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => core.end(Ending::transport_failed(&e)),
+                Err(()) => core.end(Ending::stuck(core.options.write_timeout)),
             }
         }
         if core.ending.is_some() {
@@ -356,21 +429,39 @@ pub(super) async fn run(
             core.end(Ending::clean("RPC batch complete."));
             break;
         }
-        tokio::select! {
+        let event = tokio::select! {
             biased;
-            Some(command) = rx.recv() => core.handle_command(command, &mut tasks),
-            frame = stream.next(), if input_open => match frame {
-                Some(Ok(text)) => core.handle_frame(&text),
-                Some(Err(e)) => core.end(Ending::clean(&format!("RPC transport failed: {e}"))),
-                None if core.on_eof == OnEof::Drain => {
-                    input_open = false;
-                    core.input_ended();
-                }
-                None => core.end(Ending::clean("Peer closed the connection.")),
-            },
-            Some(_) = tasks.handlers.join_next() => {}
-            Some(_) = tasks.background.join_next() => {}
-            () = sleep_until_deadline(&core.shutting_down) => {}
+            Some(command) = rx.recv() => Some(Ok(command)),
+            frame = stream.next(), if input_open => Some(Err(frame)),
+            Some(_) = tasks.handlers.join_next() => None,
+            Some(_) = tasks.background.join_next() => None,
+            () = sleep_until_deadline(&core.shutting_down) => None,
+        };
+        // From here to the write, the turn is synchronous: work it starts that cannot finish at
+        // once joins the task set directly instead of being sent back through the link.
+        let spawned = SpawnScope::enter(&core.link);
+        match event {
+            Some(Ok(command)) => core.handle_command(command, &mut tasks),
+            Some(Err(frame)) => core.handle_input(frame, &mut input_open),
+            None => {}
+        }
+        // Everything else that is ready now, before writing.
+        for _ in 0..TURN_BUDGET {
+            if core.ending.is_some() {
+                break;
+            }
+            if let Ok(command) = rx.try_recv() {
+                core.handle_command(command, &mut tasks);
+            } else if let Some(frame) = input_open.then(|| stream.next().now_or_never()).flatten() {
+                core.handle_input(frame, &mut input_open);
+            } else if tasks.handlers.try_join_next().is_none()
+                && tasks.background.try_join_next().is_none()
+            {
+                break;
+            }
+        }
+        for task in spawned.finish() {
+            tasks.handlers.spawn(task);
         }
     }
     core.finish(sink, stream, rx, tasks).await

@@ -12,7 +12,7 @@
 
 use crate::core::error::RpcError;
 use crate::core::hook::Hook;
-use std::collections::HashMap;
+use crate::session::ids::IdMap;
 
 pub(crate) struct ExportEntry {
     pub(crate) hook: Hook,
@@ -25,7 +25,7 @@ pub(crate) struct ExportEntry {
 
 #[derive(Default)]
 pub(crate) struct ExportTable {
-    entries: HashMap<i64, ExportEntry>,
+    entries: IdMap<ExportEntry>,
     last_negative: i64,
     last_answer: i64,
 }

@@ -5,7 +5,7 @@
 //! times the peer introduced it (`remote_refcount`), which is what `release` must send back.
 //! Owned by the session task alone.
 
-use std::collections::HashMap;
+use super::ids::IdMap;
 use std::sync::{Arc, Weak};
 
 use crate::core::hook::BrokenCallback;
@@ -21,7 +21,7 @@ pub(crate) struct ImportEntry {
 
 #[derive(Default)]
 pub(crate) struct ImportTable {
-    entries: HashMap<i64, ImportEntry>,
+    entries: IdMap<ImportEntry>,
     last_push_id: i64,
 }
 

@@ -43,7 +43,7 @@ impl Core {
                     entry.pulled = true;
                     entry.auto_release = true;
                 }
-                self.start_resolving(id);
+                self.resolve_export(id);
             }
             RawMessage::Pipe => {
                 // Keeps ids in step with the peer; streams arrive with a later issue.
@@ -58,7 +58,7 @@ impl Core {
                 })?;
                 if !entry.pulled {
                     entry.pulled = true;
-                    self.start_resolving(id);
+                    self.resolve_export(id);
                 }
             }
             RawMessage::Resolve(id, expr) => {
@@ -105,6 +105,26 @@ impl Core {
         entry.slot.settle(resolution.clone());
         for callback in entry.on_broken {
             resolution.on_broken(callback);
+        }
+    }
+
+    /// The peer wants export `id`'s resolution: send it now if the answer is already settled
+    /// (encoded straight from the value the export holds: no task, no command, no copy), or
+    /// start waiting for it.
+    pub(super) fn resolve_export(&mut self, id: i64) {
+        let settled = match self.exports.hook(id) {
+            Some(Hook::Value(value)) if !hook::contains_promise(value) => {
+                Hook::Value(value.clone())
+            }
+            Some(Hook::Error(error)) => Hook::Error(error.clone()),
+            Some(_) => return self.start_resolving(id),
+            None => return,
+        };
+        self.pending_pulls += 1;
+        match &settled {
+            Hook::Value(value) => self.send_settled(id, Ok(value)),
+            Hook::Error(error) => self.send_settled(id, Err(error)),
+            _ => {}
         }
     }
 

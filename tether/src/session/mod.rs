@@ -18,6 +18,7 @@
 
 mod driver;
 pub(crate) mod exports;
+mod ids;
 pub(crate) mod imports;
 mod incoming;
 
@@ -50,6 +51,11 @@ pub struct SessionOptions {
     pub close_when_main_dropped: bool,
     /// When the session ends, how long `wait_until` work may still run before it is cancelled.
     pub wait_until_grace: Duration,
+    /// How long one write may wait for the peer to read. Past it the peer is taken to be stuck
+    /// and the session ends (its exports released, its imports broken). While a write waits,
+    /// the session reads nothing more from that peer, so what it holds stays bounded. `None`
+    /// waits forever.
+    pub write_timeout: Option<Duration>,
 }
 
 impl Default for SessionOptions {
@@ -59,6 +65,7 @@ impl Default for SessionOptions {
             expose_stacks: false,
             close_when_main_dropped: false,
             wait_until_grace: Duration::from_secs(30),
+            write_timeout: Some(Duration::from_secs(30)),
         }
     }
 }

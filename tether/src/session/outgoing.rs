@@ -7,7 +7,7 @@ use std::sync::{Arc, Weak};
 
 use super::driver::Core;
 use super::exports::ExportTable;
-use crate::core::error::{RpcError, RpcResult};
+use crate::core::error::RpcError;
 use crate::core::hook::{Hook, Spawner};
 use crate::core::import::{ImportRef, ImportSlot};
 use crate::core::link::SessionLink;
@@ -109,13 +109,13 @@ impl Core {
     }
 
     /// Export `id` settled: send its resolution if the peer still wants it.
-    pub(super) fn send_settled(&mut self, id: i64, result: RpcResult) {
+    pub(super) fn send_settled(&mut self, id: i64, result: Result<&Value, &RpcError>) {
         self.pending_pulls = self.pending_pulls.saturating_sub(1);
         let Some(entry) = self.exports.get_mut(id) else {
             return; // Released meanwhile: the peer said it need not hear (rule L12).
         };
         let auto_release = entry.auto_release;
-        let text = match &result {
+        let text = match result {
             Ok(value) => match self.encode(&OutMessage::Resolve(id, value)) {
                 Ok(text) => Ok(text),
                 Err(error) => self.encode(&OutMessage::Reject(id, &error)),

@@ -17,24 +17,31 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use tokio::sync::oneshot;
 
-use super::TransportError;
+use super::{CloseReason, Frame, Outgoing, TransportError, TransportErrorKind};
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Plain data behind the lock: a panic elsewhere cannot leave it inconsistent.
     mutex.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
+/// What the server's session said in a batch: its replies, and the reason if it aborted.
+#[derive(Debug, Default)]
+pub(crate) struct BatchOutcome {
+    pub(crate) replies: Vec<String>,
+    pub(crate) aborted: Option<CloseReason>,
+}
+
 /// The server's end of a batch: the request's lines in, replies collected and handed over when
 /// the session closes its side.
 pub(crate) struct ServerBatch {
     lines: VecDeque<String>,
-    replies: Vec<String>,
-    done: Option<oneshot::Sender<Vec<String>>>,
+    outcome: BatchOutcome,
+    done: Option<oneshot::Sender<BatchOutcome>>,
 }
 
 impl ServerBatch {
-    /// A batch over `body`'s lines; the receiver gets the replies once the session closes.
-    pub(crate) fn new(body: &str) -> (Self, oneshot::Receiver<Vec<String>>) {
+    /// A batch over `body`'s lines; the receiver gets the outcome once the session closes.
+    pub(crate) fn new(body: &str) -> (Self, oneshot::Receiver<BatchOutcome>) {
         let lines = body
             .split('\n')
             .filter(|line| !line.is_empty())
@@ -43,7 +50,7 @@ impl ServerBatch {
         let (done, replies) = oneshot::channel();
         let batch = Self {
             lines,
-            replies: Vec::new(),
+            outcome: BatchOutcome::default(),
             done: Some(done),
         };
         (batch, replies)
@@ -51,19 +58,22 @@ impl ServerBatch {
 }
 
 impl Stream for ServerBatch {
-    type Item = Result<String, TransportError>;
+    type Item = Result<Frame, TransportError>;
     fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Poll::Ready(self.lines.pop_front().map(Ok))
+        Poll::Ready(self.lines.pop_front().map(|line| Ok(Frame::from(line))))
     }
 }
 
-impl Sink<String> for ServerBatch {
+impl Sink<Outgoing> for ServerBatch {
     type Error = TransportError;
     fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
     }
-    fn start_send(mut self: Pin<&mut Self>, item: String) -> Result<(), Self::Error> {
-        self.replies.push(item);
+    fn start_send(mut self: Pin<&mut Self>, item: Outgoing) -> Result<(), Self::Error> {
+        match item {
+            Outgoing::Message(text) => self.outcome.replies.push(text),
+            Outgoing::Close(reason) => self.outcome.aborted = Some(reason),
+        }
         Ok(())
     }
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -71,8 +81,8 @@ impl Sink<String> for ServerBatch {
     }
     fn poll_close(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         if let Some(done) = self.done.take() {
-            let replies = std::mem::take(&mut self.replies);
-            let _ = done.send(replies);
+            let outcome = std::mem::take(&mut self.outcome);
+            let _ = done.send(outcome);
         }
         Poll::Ready(Ok(()))
     }
@@ -115,11 +125,13 @@ impl ClientBatch {
 }
 
 impl Stream for ClientBatch {
-    type Item = Result<String, TransportError>;
+    type Item = Result<Frame, TransportError>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
             match &mut self.replies {
-                Replies::Ready(lines) => return Poll::Ready(lines.pop_front().map(Ok)),
+                Replies::Ready(lines) => {
+                    return Poll::Ready(lines.pop_front().map(|line| Ok(Frame::from(line))))
+                }
                 Replies::Waiting(rx) => match Pin::new(rx).poll(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(Ok(Ok(lines))) => self.replies = Replies::Ready(lines.into()),
@@ -134,12 +146,15 @@ impl Stream for ClientBatch {
     }
 }
 
-impl Sink<String> for ClientBatch {
+impl Sink<Outgoing> for ClientBatch {
     type Error = TransportError;
     fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
     }
-    fn start_send(mut self: Pin<&mut Self>, item: String) -> Result<(), Self::Error> {
+    fn start_send(mut self: Pin<&mut Self>, item: Outgoing) -> Result<(), Self::Error> {
+        let Outgoing::Message(item) = item else {
+            return Ok(()); // The request carries the abort message; nothing more to say.
+        };
         {
             let mut state = lock(&self.state);
             if state.sent {
@@ -194,9 +209,12 @@ struct HttpTarget {
 
 impl HttpTarget {
     fn parse(url: &str) -> Result<Self, TransportError> {
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| TransportError(format!("not an http:// URL: {url}")))?;
+        let rest = url.strip_prefix("http://").ok_or_else(|| {
+            TransportError::new(
+                TransportErrorKind::Connect,
+                format!("not an http:// URL: {url}"),
+            )
+        })?;
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
@@ -208,8 +226,12 @@ impl HttpTarget {
     }
 
     async fn post(&self, body: String) -> BatchReply {
-        let fail =
-            |e: &dyn std::fmt::Display| TransportError(format!("RPC batch request failed: {e}"));
+        let fail = |e: &dyn std::fmt::Display| {
+            TransportError::new(
+                TransportErrorKind::Io,
+                format!("RPC batch request failed: {e}"),
+            )
+        };
         let stream = tokio::net::TcpStream::connect(&self.authority)
             .await
             .map_err(|e| fail(&e))?;

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use futures_util::{Sink, Stream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use super::TransportError;
+use super::{Frame, Outgoing, TransportError, TransportErrorKind};
 
 /// One end of an in-process connection.
 #[derive(Debug)]
@@ -35,27 +35,38 @@ pub fn pair() -> (MemoryTransport, MemoryTransport) {
 }
 
 impl Stream for MemoryTransport {
-    type Item = Result<String, TransportError>;
+    type Item = Result<Frame, TransportError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx).map(|m| m.map(Ok))
+        self.rx
+            .poll_recv(cx)
+            .map(|m| m.map(|text| Ok(Frame::from(text))))
     }
 }
 
-impl Sink<String> for MemoryTransport {
+impl Sink<Outgoing> for MemoryTransport {
     type Error = TransportError;
 
     fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
     }
 
-    fn start_send(mut self: Pin<&mut Self>, item: String) -> Result<(), Self::Error> {
-        let Some(tx) = &self.tx else {
-            return Err(TransportError("transport is closed".into()));
+    fn start_send(mut self: Pin<&mut Self>, item: Outgoing) -> Result<(), Self::Error> {
+        let Outgoing::Message(text) = item else {
+            return Ok(()); // The abort message itself tells the peer; closing ends its stream.
         };
-        if tx.send(item).is_err() {
+        let Some(tx) = &self.tx else {
+            return Err(TransportError::new(
+                TransportErrorKind::Closed,
+                "transport is closed",
+            ));
+        };
+        if tx.send(text).is_err() {
             self.tx = None;
-            return Err(TransportError("peer is gone".into()));
+            return Err(TransportError::new(
+                TransportErrorKind::Closed,
+                "peer is gone",
+            ));
         }
         Ok(())
     }

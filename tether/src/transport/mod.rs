@@ -1,9 +1,11 @@
-//! Transports: how messages travel. A transport is just a stream of incoming text messages plus
-//! a sink of outgoing ones; one item is one Cap'n Web message.
+//! Transports: how frames travel. A transport is a stream of incoming [`Frame`]s plus a sink of
+//! [`Outgoing`] items; one frame is one Cap'n Web message.
 //!
-//! Owns the [`Transport`] trait, its error type, and the in-process pair ([`memory::pair`]) used
-//! by tests, examples and docs. Network adapters (WebSocket, HTTP batch) live beside it and must
-//! not reach into sessions: they only move strings.
+//! Owns the [`Transport`] trait, its item types, its error type, and the in-process pair
+//! ([`memory::pair`]) used by tests, examples and docs. Network adapters (WebSocket, HTTP batch)
+//! live beside it and must not reach into sessions: they only move frames, and they learn that a
+//! session aborted from an [`Outgoing::Close`] item, never by reading the messages. Clients open
+//! sessions over them in [`crate::client`], servers in [`crate::server`].
 
 #[cfg(feature = "net")]
 pub(crate) mod http_batch;
@@ -16,23 +18,137 @@ use std::fmt;
 
 use futures_util::{Sink, Stream};
 
+/// One message received from the peer: its text, held without a copy where the transport
+/// allows (a WebSocket text frame is kept as the socket delivered it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame(Repr);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Repr {
+    Owned(String),
+    #[cfg(feature = "net")]
+    WebSocket(tokio_tungstenite::tungstenite::Utf8Bytes),
+}
+
+impl Frame {
+    /// The message text.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            Repr::Owned(text) => text,
+            #[cfg(feature = "net")]
+            Repr::WebSocket(text) => text.as_str(),
+        }
+    }
+}
+
+impl From<String> for Frame {
+    fn from(text: String) -> Self {
+        Self(Repr::Owned(text))
+    }
+}
+
+impl From<&str> for Frame {
+    fn from(text: &str) -> Self {
+        Self(Repr::Owned(text.to_owned()))
+    }
+}
+
+#[cfg(feature = "net")]
+impl From<tokio_tungstenite::tungstenite::Utf8Bytes> for Frame {
+    fn from(text: tokio_tungstenite::tungstenite::Utf8Bytes) -> Self {
+        Self(Repr::WebSocket(text))
+    }
+}
+
+impl std::ops::Deref for Frame {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a session hands its transport.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outgoing {
+    /// Send this message.
+    Message(String),
+    /// The session aborted: the `abort` message has been sent; tell the peer the reason in the
+    /// transport's own way if it has one (a WebSocket closes with code 3000 and the message as
+    /// reason, an HTTP batch answers with an error status). The sink is closed right after.
+    Close(CloseReason),
+}
+
+/// Why a session aborted, as its transport may report it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CloseReason {
+    /// The error's type, e.g. `TypeError`.
+    pub name: String,
+    /// The error's message.
+    pub message: String,
+}
+
+/// What kind of failure a [`TransportError`] is, for deciding what to do about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// The connection could not be established (bad address, refused, failed handshake).
+    Connect,
+    /// The connection failed while in use (I/O error, reset, protocol violation).
+    Io,
+    /// A frame from the peer could not be accepted (too large, not text).
+    Frame,
+    /// The transport was used after it closed, or the peer is gone.
+    Closed,
+}
+
 /// A failure of the transport itself (not of a call).
 #[derive(Debug, Clone)]
-pub struct TransportError(pub String);
+pub struct TransportError {
+    kind: TransportErrorKind,
+    message: String,
+}
+
+impl TransportError {
+    /// An error of `kind` with a readable message.
+    pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> TransportErrorKind {
+        self.kind
+    }
+
+    /// The readable message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
 
 impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
 impl std::error::Error for TransportError {}
 
-/// A bidirectional message channel: a `Stream` of received messages and a `Sink` for sent ones.
-/// The stream ending means the peer is gone. Implemented for anything with that shape.
+/// A bidirectional message channel: a `Stream` of received frames and a `Sink` for what the
+/// session sends. The stream ending means the peer is gone; an `Err` item means the transport
+/// failed (the session ends with that error, not as a clean close). Implemented for anything
+/// with that shape.
 pub trait Transport:
-    Stream<Item = Result<String, TransportError>>
-    + Sink<String, Error = TransportError>
+    Stream<Item = Result<Frame, TransportError>>
+    + Sink<Outgoing, Error = TransportError>
     + Send
     + Unpin
     + 'static
@@ -40,8 +156,8 @@ pub trait Transport:
 }
 
 impl<T> Transport for T where
-    T: Stream<Item = Result<String, TransportError>>
-        + Sink<String, Error = TransportError>
+    T: Stream<Item = Result<Frame, TransportError>>
+        + Sink<Outgoing, Error = TransportError>
         + Send
         + Unpin
         + 'static

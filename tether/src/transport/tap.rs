@@ -19,7 +19,7 @@ use std::task::{Context, Poll};
 
 use futures_util::{Sink, Stream};
 
-use super::{Transport, TransportError};
+use super::{Frame, Outgoing, Transport, TransportError};
 
 /// Frames seen by a [`Tap`], in order: `> ` sent, `< ` received.
 #[derive(Clone, Default, Debug)]
@@ -91,7 +91,7 @@ impl<T> Tap<T> {
 }
 
 impl<T: Transport> Stream for Tap<T> {
-    type Item = Result<String, TransportError>;
+    type Item = Result<Frame, TransportError>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let polled = Pin::new(&mut self.inner).poll_next(cx);
         if let Poll::Ready(Some(Ok(text))) = &polled {
@@ -101,15 +101,18 @@ impl<T: Transport> Stream for Tap<T> {
     }
 }
 
-impl<T: Transport> Sink<String> for Tap<T> {
+impl<T: Transport> Sink<Outgoing> for Tap<T> {
     type Error = TransportError;
     fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Pin::new(&mut self.inner).poll_ready(cx)
     }
-    fn start_send(mut self: Pin<&mut Self>, item: String) -> Result<(), Self::Error> {
-        let item = lock(&self.log.replace_next).take().unwrap_or(item);
-        self.log.push(format!("> {item}"));
-        Pin::new(&mut self.inner).start_send(item)
+    fn start_send(mut self: Pin<&mut Self>, item: Outgoing) -> Result<(), Self::Error> {
+        let Outgoing::Message(text) = item else {
+            return Pin::new(&mut self.inner).start_send(item);
+        };
+        let text = lock(&self.log.replace_next).take().unwrap_or(text);
+        self.log.push(format!("> {text}"));
+        Pin::new(&mut self.inner).start_send(Outgoing::Message(text))
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Pin::new(&mut self.inner).poll_flush(cx)

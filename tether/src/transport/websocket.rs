@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use super::TransportError;
+use super::{Frame, Outgoing, TransportError, TransportErrorKind};
 
 /// The close code capnweb uses when a session aborts.
 const ABORT_CLOSE_CODE: u16 = 3000;
@@ -61,20 +61,23 @@ pub(crate) fn socket_config(max_message_size: usize) -> WebSocketConfig {
 const READ_BUFFER: usize = 16 * 1024;
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketTransport<S> {
-    type Item = Result<String, TransportError>;
+    type Item = Result<Frame, TransportError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
             let message = match ready!(Pin::new(&mut self.socket).poll_next(cx)) {
                 None => return Poll::Ready(None),
-                Some(Err(e)) => return Poll::Ready(Some(Err(TransportError(e.to_string())))),
+                Some(Err(e)) => return Poll::Ready(Some(Err(to_error(e)))),
                 Some(Ok(message)) => message,
             };
             return Poll::Ready(match message {
-                Message::Text(text) => Some(Ok(text.as_str().to_owned())),
+                // The frame's bytes as the socket holds them: no copy.
+                Message::Text(text) => Some(Ok(Frame::from(text))),
                 // capnweb parses binary frames as text too (and fails): the session aborts with
                 // a SyntaxError unless the bytes happen to be a valid message.
-                Message::Binary(bytes) => Some(Ok(String::from_utf8_lossy(&bytes).into_owned())),
+                Message::Binary(bytes) => Some(Ok(Frame::from(
+                    String::from_utf8_lossy(&bytes).into_owned(),
+                ))),
                 Message::Close(_) => None,
                 Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
             });
@@ -82,20 +85,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketTransport<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Sink<String> for WebSocketTransport<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Outgoing> for WebSocketTransport<S> {
     type Error = TransportError;
 
     fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Pin::new(&mut self.socket).poll_ready(cx).map_err(to_error)
     }
 
-    fn start_send(mut self: Pin<&mut Self>, item: String) -> Result<(), Self::Error> {
-        if item.starts_with("[\"abort\"") {
-            self.abort_reason = Some(abort_message(&item));
+    fn start_send(mut self: Pin<&mut Self>, item: Outgoing) -> Result<(), Self::Error> {
+        match item {
+            Outgoing::Message(text) => Pin::new(&mut self.socket)
+                .start_send(Message::text(text))
+                .map_err(to_error),
+            Outgoing::Close(reason) => {
+                // Sent as the close frame when the session closes the sink.
+                self.abort_reason = Some(reason.message);
+                Ok(())
+            }
         }
-        Pin::new(&mut self.socket)
-            .start_send(Message::text(item))
-            .map_err(to_error)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -121,15 +128,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<String> for WebSocketTransport<S> {
 }
 
 pub(crate) fn to_error(e: tokio_tungstenite::tungstenite::Error) -> TransportError {
-    TransportError(e.to_string())
-}
-
-/// The message of an outgoing `["abort", ["error", type, message, ...]]`.
-fn abort_message(frame: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(frame)
-        .ok()
-        .and_then(|v| v.get(1)?.get(2)?.as_str().map(str::to_owned))
-        .unwrap_or_else(|| "RPC session aborted".to_owned())
+    use tokio_tungstenite::tungstenite::Error as E;
+    let kind = match &e {
+        E::ConnectionClosed | E::AlreadyClosed => TransportErrorKind::Closed,
+        E::Capacity(_) | E::Utf8(_) => TransportErrorKind::Frame,
+        E::Url(_) | E::Http(_) | E::HttpFormat(_) | E::Tls(_) => TransportErrorKind::Connect,
+        _ => TransportErrorKind::Io,
+    };
+    TransportError::new(kind, e.to_string())
 }
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
@@ -149,9 +155,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn abort_reason_is_the_error_message_cut_at_a_char_boundary() {
-        let frame = "[\"abort\",[\"error\",\"Error\",\"bad RPC message: 42\"]]";
-        assert_eq!(abort_message(frame), "bad RPC message: 42");
+    fn a_close_reason_is_cut_at_a_char_boundary() {
         let long = "é".repeat(100);
         let cut = truncate_utf8(&long, MAX_CLOSE_REASON);
         assert!(cut.len() <= MAX_CLOSE_REASON && cut.len() >= MAX_CLOSE_REASON - 1);
