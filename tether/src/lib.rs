@@ -71,7 +71,7 @@
 //! | [`session`] | [`RpcSession`]: one connection, the task that owns its import and export tables | `core`, `wire`, `transport` |
 //! | [`client`] | **where clients connect**: `client::websocket::connect`, `client::http_batch::connect` | `session`, `transport` |
 //! | [`server`] | WebSocket sessions and HTTP batches served on one port, with server limits | `session`, `transport` |
-//! | [`typed`] | the typed API's runtime (serde bridge, typed promises); the macro is [`interface`] | the public API |
+//! | [`typed`] | the typed API's runtime (serde bridge, typed promises); the macro is [`interface`] | the public types of `core` (never hooks or sessions) |
 //! | [`guide_lifecycles`] | the guide "Lifecycles in tether": every rule L1-L12 with a runnable example | — |
 //!
 //! ## Lifecycle rules in Rust

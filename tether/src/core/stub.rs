@@ -211,6 +211,15 @@ impl RpcPromise {
         }
     }
 
+    /// The error, if this promise is already known to have failed (e.g. a call whose arguments
+    /// could not even be sent).
+    pub(crate) fn failed_at_once(&self) -> Option<RpcError> {
+        match &self.hook {
+            Hook::Error(error) => Some((**error).clone()),
+            _ => None,
+        }
+    }
+
     /// Duplicates the promise (same as `clone`).
     pub fn dup(&self) -> RpcPromise {
         self.clone()

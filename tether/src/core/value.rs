@@ -69,6 +69,13 @@ impl Object {
         }
     }
 
+    /// Appends an entry whose key the caller knows is not present yet (struct fields): no
+    /// search, so building an object stays linear in its size.
+    pub(crate) fn push_distinct(&mut self, key: String, value: Value) {
+        debug_assert!(self.get(&key).is_none(), "duplicate key {key}");
+        self.0.push((key, value));
+    }
+
     /// The value at `key`, if present.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)

@@ -15,7 +15,6 @@ use serde::de::DeserializeOwned;
 use super::de::from_value;
 use super::Client;
 use crate::core::error::{RpcError, RpcResult};
-use crate::core::hook::Hook;
 use crate::core::stub::RpcPromise;
 use crate::core::value::Value;
 use crate::rt::BoxFuture;
@@ -96,8 +95,8 @@ impl<C> TypedPromise<C> {
         let mapped = self.promise.map(|element| {
             let result = mapper(TypedPromise::new(element, what)).into_untyped();
             // A call the mapper could not even make (an argument that does not encode).
-            if let Hook::Error(error) = &result.hook {
-                failed = Some((**error).clone());
+            if let Some(error) = result.failed_at_once() {
+                failed = Some(error);
             }
             Value::Promise(result)
         });

@@ -286,11 +286,23 @@ impl MapBuilder {
         }
     }
 
-    fn field<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<(), ConvertError> {
+    /// Adds an entry. Struct fields are distinct by construction, so they are appended without
+    /// a search (building an object stays linear in its fields); map keys may repeat once turned
+    /// into strings (`1` and `"1"`), so the last one wins, as in JavaScript.
+    fn field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &str,
+        value: &T,
+        distinct: bool,
+    ) -> Result<(), ConvertError> {
         let value = value
             .serialize(ValueSerializer)
             .map_err(|e| e.in_field(key))?;
-        self.object.insert(key, value);
+        if distinct {
+            self.object.push_distinct(key.to_owned(), value);
+        } else {
+            self.object.insert(key, value);
+        }
         Ok(())
     }
 
@@ -315,7 +327,7 @@ impl ser::SerializeMap for MapBuilder {
             .key
             .take()
             .ok_or_else(|| ConvertError::other("a map value was serialized before its key"))?;
-        self.field(&key, value)
+        self.field(&key, value, false)
     }
     fn end(self) -> Result<Value, ConvertError> {
         self.finish()
@@ -330,7 +342,7 @@ impl ser::SerializeStruct for MapBuilder {
         key: &'static str,
         value: &T,
     ) -> Result<(), ConvertError> {
-        self.field(key, value)
+        self.field(key, value, true)
     }
     fn end(self) -> Result<Value, ConvertError> {
         self.finish()
@@ -345,7 +357,7 @@ impl ser::SerializeStructVariant for MapBuilder {
         key: &'static str,
         value: &T,
     ) -> Result<(), ConvertError> {
-        self.field(key, value)
+        self.field(key, value, true)
     }
     fn end(self) -> Result<Value, ConvertError> {
         self.finish()
