@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 
 use super::exports::ExportTable;
 use super::imports::ImportTable;
+use super::quotas::{Gauges, StatsCell};
 use super::{OnEof, SessionOptions};
 use crate::core::error::{ErrorKind, RpcError, RpcResult};
 use crate::core::hook::{run_callback, Hook};
@@ -107,6 +108,7 @@ pub(super) struct Core {
     /// the deadline.
     shutting_down: Option<(RpcError, tokio::time::Instant)>,
     torn_down: bool,
+    stats: Arc<StatsCell>,
 }
 
 impl Core {
@@ -116,6 +118,7 @@ impl Core {
         peer_main: &Arc<ImportRef>,
         options: SessionOptions,
         on_eof: OnEof,
+        stats: Arc<StatsCell>,
     ) -> Self {
         let mut imports = ImportTable::default();
         imports.insert_fixed(peer_main);
@@ -134,6 +137,7 @@ impl Core {
             input_closed: false,
             shutting_down: None,
             torn_down: false,
+            stats,
         }
     }
 
@@ -164,13 +168,33 @@ impl Core {
         input_open: &mut bool,
     ) {
         match frame {
-            Some(Ok(frame)) => self.handle_frame(frame.as_str()),
+            Some(Ok(frame)) => {
+                self.stats.received(frame.len());
+                self.handle_frame(frame.as_str());
+            }
             Some(Err(e)) => self.end(Ending::transport_failed(&e)),
             None if self.on_eof == OnEof::Drain => {
                 *input_open = false;
                 self.input_ended();
             }
             None => self.end(Ending::clean("Peer closed the connection.")),
+        }
+    }
+
+    /// Publishes the table sizes and ends the session if the peer made it hold too much.
+    fn account(&mut self, tasks: &Tasks) {
+        let gauges = Gauges {
+            imports: self.imports.len(),
+            exports: self.exports.len(),
+            unpulled_pushes: self.exports.unpulled(),
+            calls_in_flight: tasks.handlers.len(),
+        };
+        self.stats.set(&gauges);
+        if self.ending.is_none() {
+            if let Some(error) = self.options.quotas.breach(&gauges) {
+                self.stats.breached();
+                self.end(Ending::protocol(error));
+            }
         }
     }
 
@@ -338,6 +362,12 @@ impl Core {
         }
         let released = self.exports.drain();
         drop(released);
+        self.stats.set(&Gauges {
+            imports: 0,
+            exports: 0,
+            unpulled_pushes: 0,
+            calls_in_flight: 0,
+        });
     }
 }
 
@@ -398,6 +428,9 @@ pub(super) async fn run(
     loop {
         if !core.outbox.is_empty() {
             let outbox = std::mem::take(&mut core.outbox);
+            for text in &outbox {
+                core.stats.sent(text.len());
+            }
             let write = async {
                 for text in outbox {
                     sink.feed(Outgoing::Message(text)).await?;
@@ -463,6 +496,7 @@ pub(super) async fn run(
         for task in spawned.finish() {
             tasks.handlers.spawn(task);
         }
+        core.account(&tasks);
     }
     core.finish(sink, stream, rx, tasks).await
 }

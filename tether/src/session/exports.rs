@@ -28,6 +28,8 @@ pub(crate) struct ExportTable {
     entries: IdMap<ExportEntry>,
     last_negative: i64,
     last_answer: i64,
+    /// Answers (positive ids) still live whose resolution nobody asked for yet.
+    unpulled: usize,
 }
 
 impl ExportTable {
@@ -41,7 +43,35 @@ impl ExportTable {
     pub(crate) fn add_answer(&mut self, hook: Hook) -> i64 {
         self.last_answer += 1;
         self.entries.insert(self.last_answer, entry(hook));
+        self.unpulled += 1;
         self.last_answer
+    }
+
+    /// Marks `id` as pulled (its resolution is owed); `false` if it already was. An unknown id
+    /// is a protocol error, with capnweb's message.
+    pub(crate) fn mark_pulled(&mut self, id: i64) -> Result<bool, RpcError> {
+        let entry = self
+            .entries
+            .get_mut(&id)
+            .ok_or_else(|| no_such_export(id))?;
+        if entry.pulled {
+            return Ok(false);
+        }
+        entry.pulled = true;
+        if id > 0 {
+            self.unpulled -= 1;
+        }
+        Ok(true)
+    }
+
+    /// Live entries.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Live answers whose resolution was never asked for.
+    pub(crate) fn unpulled(&self) -> usize {
+        self.unpulled
     }
 
     /// Exports a stub under a new negative id.
@@ -78,10 +108,7 @@ impl ExportTable {
     /// the caller to drop once the table is no longer borrowed.
     pub(crate) fn release(&mut self, id: i64, count: u64) -> Result<Option<Hook>, RpcError> {
         let Some(entry) = self.entries.get_mut(&id) else {
-            return Err(RpcError::protocol(
-                "Error",
-                format!("no such export ID: {id}"),
-            ));
+            return Err(no_such_export(id));
         };
         if entry.refcount < count {
             return Err(RpcError::protocol(
@@ -93,13 +120,22 @@ impl ExportTable {
         if entry.refcount > 0 {
             return Ok(None);
         }
-        Ok(self.entries.remove(&id).map(|e| e.hook))
+        let removed = self.entries.remove(&id);
+        if id > 0 && removed.as_ref().is_some_and(|e| !e.pulled) {
+            self.unpulled -= 1;
+        }
+        Ok(removed.map(|e| e.hook))
     }
 
     /// Empties the table (the session is ending); the caller drops the hooks.
     pub(crate) fn drain(&mut self) -> Vec<Hook> {
+        self.unpulled = 0;
         self.entries.drain().map(|(_, e)| e.hook).collect()
     }
+}
+
+fn no_such_export(id: i64) -> RpcError {
+    RpcError::protocol("Error", format!("no such export ID: {id}"))
 }
 
 fn entry(hook: Hook) -> ExportEntry {

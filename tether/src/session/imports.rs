@@ -117,6 +117,11 @@ impl ImportTable {
         self.entries.get_mut(&id)
     }
 
+    /// Live entries.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     pub(crate) fn remove(&mut self, id: i64) -> Option<ImportEntry> {
         self.entries.remove(&id)
     }

@@ -39,8 +39,8 @@ impl Core {
             RawMessage::Stream(expr) => {
                 let value = self.evaluate(expr)?;
                 let id = self.exports.add_answer(Hook::from_result(Ok(value)));
+                self.exports.mark_pulled(id)?;
                 if let Some(entry) = self.exports.get_mut(id) {
-                    entry.pulled = true;
                     entry.auto_release = true;
                 }
                 self.resolve_export(id);
@@ -53,11 +53,7 @@ impl Core {
                     ))));
             }
             RawMessage::Pull(id) => {
-                let entry = self.exports.get_mut(id).ok_or_else(|| {
-                    RpcError::protocol("Error", format!("no such export ID: {id}"))
-                })?;
-                if !entry.pulled {
-                    entry.pulled = true;
+                if self.exports.mark_pulled(id)? {
                     self.resolve_export(id);
                 }
             }

@@ -23,6 +23,9 @@ pub(crate) mod imports;
 mod incoming;
 
 mod outgoing;
+mod quotas;
+
+pub use quotas::{Quotas, SessionStats};
 
 use std::future::IntoFuture;
 use std::sync::{Arc, Weak};
@@ -41,8 +44,11 @@ use crate::wire::Limits;
 /// Options for one session.
 #[derive(Clone, Debug)]
 pub struct SessionOptions {
-    /// Receive-side limits (message size, nesting depth, bigint length).
+    /// Receive-side limits (message size, nesting depth, bigint length): what one message may
+    /// cost.
     pub limits: Limits,
+    /// What the peer may make this session hold over time (exports, imports, unpulled pushes).
+    pub quotas: Quotas,
     /// Send error stacks to the peer. Off by default: stacks leak internals.
     pub expose_stacks: bool,
     /// End the session when the last clone of the peer's main stub is dropped, as disposing the
@@ -62,6 +68,7 @@ impl Default for SessionOptions {
     fn default() -> Self {
         Self {
             limits: Limits::default(),
+            quotas: Quotas::default(),
             expose_stacks: false,
             close_when_main_dropped: false,
             wait_until_grace: Duration::from_secs(30),
@@ -123,13 +130,15 @@ impl RpcSession {
             slot: ImportSlot::new(Some(0), false),
         });
         let link_for_handle = link.clone();
-        let core = driver::Core::new(link, main_hook, &peer_main, options, on_eof);
+        let stats = Arc::new(quotas::StatsCell::default());
+        let core = driver::Core::new(link, main_hook, &peer_main, options, on_eof, stats.clone());
         let stub = Stub {
             hook: Hook::Import(peer_main),
         };
         let driver = SessionDriver {
             handle: SessionHandle {
                 link: Arc::downgrade(&link_for_handle),
+                stats,
             },
             run: Box::pin(driver::run(core, transport, rx)),
         };
@@ -166,6 +175,7 @@ impl SessionDriver {
 #[derive(Clone, Debug)]
 pub struct SessionHandle {
     link: Weak<crate::core::link::SessionLink>,
+    stats: Arc<quotas::StatsCell>,
 }
 
 impl SessionHandle {
@@ -179,6 +189,12 @@ impl SessionHandle {
                 grace,
             });
         }
+    }
+
+    /// The session's counters now: table sizes, calls in flight, traffic, quota breaches. The
+    /// table sizes are as of the end of the session task's last turn (all zero once it ended).
+    pub fn stats(&self) -> SessionStats {
+        self.stats.snapshot()
     }
 
     /// True once the session has ended.

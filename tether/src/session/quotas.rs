@@ -1,0 +1,150 @@
+//! Per-session quotas and statistics.
+//!
+//! [`Limits`](crate::Limits) bound what one *message* may cost; [`Quotas`] bound what a peer
+//! may make the session *hold* over time, so a well-formed but hostile peer cannot grow the
+//! server's memory without bound. A breach ends that session only, with an `abort` naming the
+//! quota (a `RangeError`), and is counted in its [`SessionStats`]; other sessions go on.
+//!
+//! | quota | default | guards |
+//! | --- | --- | --- |
+//! | [`Quotas::max_exports`] | 100,000 | objects and answers held for the peer (each costs a table entry and whatever it points at) |
+//! | [`Quotas::max_imports`] | 100,000 | references the peer handed us |
+//! | [`Quotas::max_unpulled_pushes`] | 50,000 | answers to pushes the peer never pulls nor releases |
+//!
+//! What is *not* a quota because it is bounded by construction: bytes waiting to be written (the
+//! session writes once per turn and reads nothing more until that write is done; a peer stuck
+//! past [`SessionOptions::write_timeout`](super::SessionOptions) is dropped), and the work of one
+//! `map()` (see [`Limits::max_map_instructions`](crate::Limits)).
+//!
+//! This file owns the numbers and the counters; the driver checks them after every frame.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What a peer may make one session hold. See the [module docs](self).
+#[derive(Clone, Debug)]
+pub struct Quotas {
+    /// Live entries of the export table: stubs and promises we sent, and answers to the peer's
+    /// pushes not yet released.
+    pub max_exports: usize,
+    /// Live entries of the import table.
+    pub max_imports: usize,
+    /// Answers to pushes that were neither pulled nor released.
+    pub max_unpulled_pushes: usize,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self {
+            max_exports: 100_000,
+            max_imports: 100_000,
+            max_unpulled_pushes: 50_000,
+        }
+    }
+}
+
+/// A snapshot of one session's counters, from [`SessionHandle::stats`](super::SessionHandle::stats).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionStats {
+    /// Live imports (references the peer handed us).
+    pub imports: u64,
+    /// Live exports (what we handed the peer, answers included).
+    pub exports: u64,
+    /// Answers to the peer's pushes not pulled yet.
+    pub unpulled_pushes: u64,
+    /// Incoming calls still running.
+    pub calls_in_flight: u64,
+    /// Messages received.
+    pub messages_in: u64,
+    /// Messages sent.
+    pub messages_out: u64,
+    /// Bytes of message text received.
+    pub bytes_in: u64,
+    /// Bytes of message text sent.
+    pub bytes_out: u64,
+    /// Quota breaches (at most one: a breach ends the session).
+    pub quota_breaches: u64,
+}
+
+/// The live counters, written by the session task, read by handles.
+#[derive(Debug, Default)]
+pub(crate) struct StatsCell {
+    imports: AtomicU64,
+    exports: AtomicU64,
+    unpulled_pushes: AtomicU64,
+    calls_in_flight: AtomicU64,
+    messages_in: AtomicU64,
+    messages_out: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+    quota_breaches: AtomicU64,
+}
+
+/// The table sizes at the end of a turn.
+pub(crate) struct Gauges {
+    pub(crate) imports: usize,
+    pub(crate) exports: usize,
+    pub(crate) unpulled_pushes: usize,
+    pub(crate) calls_in_flight: usize,
+}
+
+impl StatsCell {
+    pub(crate) fn received(&self, bytes: usize) {
+        self.messages_in.fetch_add(1, Ordering::Relaxed);
+        self.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn sent(&self, bytes: usize) {
+        self.messages_out.fetch_add(1, Ordering::Relaxed);
+        self.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn breached(&self) {
+        self.quota_breaches.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set(&self, gauges: &Gauges) {
+        let set = |cell: &AtomicU64, n: usize| cell.store(n as u64, Ordering::Relaxed);
+        set(&self.imports, gauges.imports);
+        set(&self.exports, gauges.exports);
+        set(&self.unpulled_pushes, gauges.unpulled_pushes);
+        set(&self.calls_in_flight, gauges.calls_in_flight);
+    }
+
+    pub(crate) fn snapshot(&self) -> SessionStats {
+        let get = |cell: &AtomicU64| cell.load(Ordering::Relaxed);
+        SessionStats {
+            imports: get(&self.imports),
+            exports: get(&self.exports),
+            unpulled_pushes: get(&self.unpulled_pushes),
+            calls_in_flight: get(&self.calls_in_flight),
+            messages_in: get(&self.messages_in),
+            messages_out: get(&self.messages_out),
+            bytes_in: get(&self.bytes_in),
+            bytes_out: get(&self.bytes_out),
+            quota_breaches: get(&self.quota_breaches),
+        }
+    }
+}
+
+impl Quotas {
+    /// The first quota `gauges` exceed, as the error that ends the session.
+    pub(crate) fn breach(&self, gauges: &Gauges) -> Option<crate::RpcError> {
+        let over = |what: &str, n: usize, max: usize| {
+            (n > max).then(|| {
+                crate::RpcError::range_error(format!(
+                    "RPC session exceeded its quota of {max} {what} ({n}); the session was ended."
+                ))
+            })
+        };
+        over("exports", gauges.exports, self.max_exports)
+            .or_else(|| over("imports", gauges.imports, self.max_imports))
+            .or_else(|| {
+                over(
+                    "pushes never pulled",
+                    gauges.unpulled_pushes,
+                    self.max_unpulled_pushes,
+                )
+            })
+    }
+}

@@ -1,0 +1,207 @@
+//! Per-session quotas (`tether::session::Quotas`) against a well-formed but hostile peer, and
+//! the session's statistics: a peer that makes the session hold too many exports, imports or
+//! unpulled answers has its session ended with a `RangeError` naming the quota, the breach is
+//! counted, what it held is released, and other sessions go on.
+#![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
+
+mod common;
+
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use tether::session::Quotas;
+use tether::transport::memory::{pair, MemoryTransport};
+use tether::transport::Outgoing;
+use tether::{RpcSession, SessionHandle, SessionOptions};
+
+/// A server session driven by hand from the returned raw end.
+fn raw_server(
+    quotas: Quotas,
+) -> (
+    MemoryTransport,
+    SessionHandle,
+    tokio::task::JoinHandle<tether::RpcResult<()>>,
+) {
+    let (raw, server_end) = pair();
+    let options = SessionOptions {
+        quotas,
+        ..SessionOptions::default()
+    };
+    let (_peer_main, driver) = RpcSession::open(server_end, Some(common::api()), options);
+    let handle = driver.handle();
+    (raw, handle, tokio::spawn(async move { driver.await }))
+}
+
+async fn send(raw: &mut MemoryTransport, frame: String) {
+    raw.send(Outgoing::Message(frame)).await.unwrap();
+}
+
+/// Reads until an `abort` arrives and returns it (bounded: a missing abort fails the test).
+async fn abort_of(raw: &mut MemoryTransport) -> String {
+    let read = async {
+        while let Some(Ok(frame)) = raw.next().await {
+            if frame.starts_with("[\"abort\"") {
+                return frame.to_string();
+            }
+        }
+        panic!("the session ended without an abort");
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), read)
+        .await
+        .expect("an abort arrived")
+}
+
+#[tokio::test]
+async fn too_many_unpulled_pushes_end_the_session_with_a_range_error() {
+    let (mut raw, handle, server) = raw_server(Quotas {
+        max_unpulled_pushes: 10,
+        ..Quotas::default()
+    });
+    for i in 0..10 {
+        send(
+            &mut raw,
+            format!("[\"push\",[\"pipeline\",0,[\"square\"],[{i}]]]"),
+        )
+        .await;
+    }
+    // Ten are allowed: pulling one makes room, and the session still answers.
+    send(&mut raw, "[\"pull\",3]".into()).await;
+    assert_eq!(
+        raw.next().await.unwrap().unwrap().as_str(),
+        "[\"resolve\",3,4]"
+    );
+    assert_eq!(handle.stats().unpulled_pushes, 9);
+    for i in 0..2 {
+        send(
+            &mut raw,
+            format!("[\"push\",[\"pipeline\",0,[\"square\"],[{i}]]]"),
+        )
+        .await;
+    }
+    assert_eq!(
+        abort_of(&mut raw).await,
+        "[\"abort\",[\"error\",\"RangeError\",\"RPC session exceeded its quota of 10 pushes never pulled (11); the session was ended.\"]]"
+    );
+    drop(raw);
+    let ended = server.await.unwrap().unwrap_err();
+    assert_eq!(ended.name, "RangeError");
+    assert_eq!(handle.stats().quota_breaches, 1);
+    assert_eq!(handle.stats().exports, 0, "everything it held was released");
+}
+
+#[tokio::test]
+async fn too_many_exports_end_the_session_and_release_them() {
+    let tag = tag("quota-exports");
+    let (mut raw, handle, server) = raw_server(Quotas {
+        max_exports: 5,
+        ..Quotas::default()
+    });
+    // Each pulled makeDisposable holds an answer and an exported stub: the main object plus
+    // two of them is five entries; the third goes over.
+    for id in 1..=3 {
+        send(
+            &mut raw,
+            format!("[\"push\",[\"pipeline\",0,[\"makeDisposable\"],[\"{tag}\"]]]"),
+        )
+        .await;
+        send(&mut raw, format!("[\"pull\",{id}]")).await;
+    }
+    let abort = abort_of(&mut raw).await;
+    assert!(abort.contains("quota of 5 exports"), "{abort}");
+    drop(raw);
+    assert!(server.await.unwrap().is_err());
+    assert_eq!(handle.stats().quota_breaches, 1);
+    wait_until("the disposables it held were released", || {
+        disposed_count(&tag) == 3
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn too_many_imports_end_the_session() {
+    let (mut raw, handle, server) = raw_server(Quotas {
+        max_imports: 3,
+        ..Quotas::default()
+    });
+    // The peer's main object is one import; each stub it passes to a call that hangs (and so
+    // holds its arguments) is another.
+    for i in 1..=3 {
+        send(
+            &mut raw,
+            format!("[\"push\",[\"pipeline\",0,[\"hang\"],[\"quota-imports\",[\"export\",-{i}]]]]"),
+        )
+        .await;
+    }
+    let abort = abort_of(&mut raw).await;
+    assert!(abort.contains("quota of 3 imports (4)"), "{abort}");
+    drop(raw);
+    assert!(server.await.unwrap().is_err());
+    assert_eq!(handle.stats().quota_breaches, 1);
+}
+
+#[tokio::test]
+async fn a_breach_ends_only_that_session() {
+    let (mut hostile, _, hostile_server) = raw_server(Quotas {
+        max_unpulled_pushes: 1,
+        ..Quotas::default()
+    });
+    let (mut polite, polite_handle, _polite_server) = raw_server(Quotas {
+        max_unpulled_pushes: 1,
+        ..Quotas::default()
+    });
+    for _ in 0..2 {
+        send(
+            &mut hostile,
+            "[\"push\",[\"pipeline\",0,[\"square\"],[2]]]".into(),
+        )
+        .await;
+    }
+    abort_of(&mut hostile).await;
+    drop(hostile);
+    assert!(hostile_server.await.unwrap().is_err());
+    send(
+        &mut polite,
+        "[\"push\",[\"pipeline\",0,[\"square\"],[3]]]".into(),
+    )
+    .await;
+    send(&mut polite, "[\"pull\",1]".into()).await;
+    assert_eq!(
+        polite.next().await.unwrap().unwrap().as_str(),
+        "[\"resolve\",1,9]"
+    );
+    let stats = polite_handle.stats();
+    assert_eq!((stats.messages_in, stats.messages_out), (2, 1));
+    assert_eq!(stats.quota_breaches, 0);
+}
+
+#[tokio::test]
+async fn stats_count_tables_calls_and_traffic() {
+    let (mut raw, handle, _server) = raw_server(Quotas::default());
+    send(
+        &mut raw,
+        "[\"push\",[\"pipeline\",0,[\"makeCounter\"],[1]]]".into(),
+    )
+    .await;
+    send(&mut raw, "[\"pull\",1]".into()).await;
+    let resolved = raw.next().await.unwrap().unwrap();
+    assert_eq!(resolved.as_str(), "[\"resolve\",1,[\"export\",-1]]");
+    send(
+        &mut raw,
+        "[\"push\",[\"pipeline\",0,[\"hang\"],[\"stats\"]]]".into(),
+    )
+    .await;
+    // The hanging call shows up once the session has handled it.
+    wait_until("the hanging call is in flight", || {
+        handle.stats().calls_in_flight == 1
+    })
+    .await;
+    let stats = handle.stats();
+    // main, answer 1, the counter (-1) and the hanging call's answer 2.
+    assert_eq!(stats.exports, 4, "{stats:?}");
+    assert_eq!(stats.unpulled_pushes, 1, "{stats:?}");
+    assert_eq!(stats.messages_in, 3, "{stats:?}");
+    assert_eq!(stats.messages_out, 1, "{stats:?}");
+    assert_eq!(stats.bytes_out, resolved.len() as u64, "{stats:?}");
+    send(&mut raw, "[\"release\",-1,1]".into()).await;
+    send(&mut raw, "[\"release\",1,1]".into()).await;
+    wait_until("the releases are counted", || handle.stats().exports == 2).await;
+}
