@@ -182,8 +182,20 @@ impl Connection {
     /// Drops the main object and waits (briefly) for the session to end, so the releases and
     /// the close go out before the program exits.
     pub(crate) async fn close(self) {
+        // Let the session send the releases of what the caller just dropped before the main
+        // stub goes: tether sometimes ends the session without sending a release queued just
+        // before the main stub was dropped (seen in the repl's `.quit`; reported).
+        settle_session().await;
         drop(self.main);
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.task).await;
+    }
+}
+
+/// Gives the session task its turn: the CLI's runtime has one thread, so after these yields
+/// the session has handled every command queued so far (releases go out before what follows).
+pub(crate) async fn settle_session() {
+    for _ in 0..8 {
+        tokio::task::yield_now().await;
     }
 }
 

@@ -46,7 +46,7 @@ enum Command {
     Call {
         #[command(flatten)]
         connection: ConnectionArgs,
-        /// The expression (see README.md for the language).
+        /// The expression (the language: cli/README.md).
         expression: String,
     },
     /// Interactive session: `let c = makeCounter(5)`, `c.increment(2)`, `.dispose c`, `.help`.

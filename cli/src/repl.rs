@@ -14,7 +14,7 @@ use rustyline::error::ReadlineError;
 use tokio::sync::mpsc;
 
 use crate::call::{call_error, evaluate, parse, settle_all};
-use crate::connect::{Connection, Endpoint, Mode};
+use crate::connect::{settle_session, Connection, Endpoint, Mode};
 use crate::error::CliError;
 use crate::eval::{Env, Input, Ref, MAIN};
 use crate::render::render;
@@ -81,9 +81,7 @@ pub(crate) async fn run(
         let keep_going = handle(&mut env, &connection, line.trim(), timeout).await;
         // Let the session send what the line caused (releases) before the next prompt, so
         // their trace lines come before it.
-        for _ in 0..8 {
-            tokio::task::yield_now().await;
-        }
+        settle_session().await;
         if connection.task.is_finished() {
             outcome = Err(CliError::Connect(format!(
                 "the session with {} ended",

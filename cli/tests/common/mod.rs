@@ -49,25 +49,64 @@ impl Server {
     }
 }
 
-/// The Rust TestTarget (`tether-testtarget`), shared by the tests of one binary. It is built
-/// with `cargo build -p tether-testtarget` (a no-op when up to date) into this build's target
-/// directory, then started on a free port; its `listening PORT` line gives the port.
+/// The Rust TestTarget (`tether-testtarget`), shared by the tests of one binary. Unless the
+/// binary beside this test's is newer than its sources, it is built with `cargo build -p
+/// tether-testtarget` into this build's target directory; then it is started on a free port and
+/// its `listening PORT` line gives the port.
 pub fn rust_testtarget() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
     SERVER.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-q", "-p", "tether-testtarget"])
-            .current_dir(root())
-            .stdout(Stdio::null())
-            .status()
-            .expect("running cargo build -p tether-testtarget");
-        assert!(status.success(), "cargo build -p tether-testtarget failed");
         // This test binary is target/debug/deps/NAME-HASH; the server is target/debug/.
         let bin = Path::new(env!("CARGO_BIN_EXE_tether"))
             .with_file_name(format!("tether-testtarget{}", std::env::consts::EXE_SUFFIX));
+        if !is_fresh(&bin) {
+            build_testtarget();
+        }
         start(&bin)
     })
+}
+
+/// True if `bin` exists and is newer than every source it is built from (`cargo test
+/// --workspace` has just built it): then no nested cargo run (which, with a different package
+/// selection, could rebuild dependencies with other features) is needed.
+fn is_fresh(bin: &Path) -> bool {
+    let Ok(built) = std::fs::metadata(bin).and_then(|m| m.modified()) else {
+        return false;
+    };
+    let root = root();
+    ["tether", "tether-macros", "interop/testtarget"]
+        .iter()
+        .all(|dir| newest(&root.join(dir)).is_some_and(|newest| newest <= built))
+}
+
+/// The newest modification time of the files under `dir` (skipping `target`).
+fn newest(dir: &Path) -> Option<std::time::SystemTime> {
+    let mut latest = std::fs::metadata(dir).ok()?.modified().ok()?;
+    for entry in std::fs::read_dir(dir).ok()? {
+        let entry = entry.ok()?;
+        let path = entry.path();
+        let time = if path.is_dir() {
+            if entry.file_name() == "target" {
+                continue;
+            }
+            newest(&path)?
+        } else {
+            entry.metadata().ok()?.modified().ok()?
+        };
+        latest = latest.max(time);
+    }
+    Some(latest)
+}
+
+fn build_testtarget() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "-q", "-p", "tether-testtarget"])
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .status()
+        .expect("running cargo build -p tether-testtarget");
+    assert!(status.success(), "cargo build -p tether-testtarget failed");
 }
 
 fn start(bin: &Path) -> Server {
