@@ -1,0 +1,240 @@
+//! Connecting: the URL and `--header`s checked up front, then a session over a WebSocket
+//! (`ws://`) or an HTTP batch (`http://`, with `--batch`), traced if asked.
+//!
+//! Owns the choice of transport and the wording of connection errors. The WebSocket is opened
+//! here with `tokio-tungstenite` rather than through `tether::client::websocket::connect_with`,
+//! because that function cannot add handshake headers; the session is started with tether's
+//! public `RpcSession::spawn` over `WebSocketTransport::new(socket)`.
+
+use std::sync::Arc;
+
+use hyper::header::{HeaderName, HeaderValue};
+use tether::transport::websocket::WebSocketTransport;
+use tether::{RpcResult, RpcSession, SessionOptions, Stub};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use crate::batch::{FailureSlot, HttpBatch, Request};
+use crate::error::CliError;
+use crate::trace::{Traced, Tracer};
+
+/// Which transport to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// One WebSocket session.
+    WebSocket,
+    /// One HTTP batch.
+    Batch,
+}
+
+/// A checked URL and its headers, ready to connect.
+#[derive(Clone, Debug)]
+pub(crate) struct Endpoint {
+    url: String,
+    mode: Mode,
+    authority: String,
+    path: String,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// A live session.
+pub(crate) struct Connection {
+    /// The server's main object.
+    pub(crate) main: Stub,
+    /// The session task; it ends when `main` and everything obtained through it are dropped.
+    pub(crate) task: JoinHandle<RpcResult<()>>,
+    /// For a batch: why the request failed, if it did.
+    pub(crate) failure: Option<FailureSlot>,
+    /// The URL, for messages.
+    pub(crate) url: String,
+}
+
+impl Endpoint {
+    /// Checks `url` for `mode` and parses `headers` (`Name: value`).
+    pub(crate) fn parse(url: &str, mode: Mode, headers: &[String]) -> Result<Self, CliError> {
+        let uri: hyper::Uri = url
+            .parse()
+            .map_err(|e| CliError::Usage(format!("invalid URL {url:?}: {e}")))?;
+        let scheme = uri.scheme_str().unwrap_or("");
+        match (mode, scheme) {
+            (Mode::WebSocket, "ws") | (Mode::Batch, "http") => {}
+            (Mode::WebSocket, "http") => {
+                return Err(CliError::Usage(format!(
+                    "{url} is an HTTP URL: use --batch for HTTP batch, or a ws:// URL for a WebSocket"
+                )))
+            }
+            (Mode::Batch, "ws") => {
+                return Err(CliError::Usage(format!(
+                    "--batch needs an http:// URL, not {url}"
+                )))
+            }
+            (_, "wss" | "https") => {
+                return Err(CliError::Usage(format!(
+                    "{url}: TLS (wss://, https://) is not supported by this build; use ws:// or http://"
+                )))
+            }
+            (_, "") => {
+                return Err(CliError::Usage(format!(
+                    "invalid URL {url:?}: expected ws://HOST:PORT/ (or http://… with --batch)"
+                )))
+            }
+            (_, other) => {
+                return Err(CliError::Usage(format!(
+                    "unsupported URL scheme {other:?} in {url}: expected ws:// (or http:// with --batch)"
+                )))
+            }
+        }
+        let Some(authority) = uri.authority().map(|a| a.as_str().to_owned()) else {
+            return Err(CliError::Usage(format!("invalid URL {url:?}: no host")));
+        };
+        let authority = if uri.port().is_some() {
+            authority
+        } else {
+            format!("{authority}:80")
+        };
+        let path = uri
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+        let headers = headers
+            .iter()
+            .map(|h| parse_header(h))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            url: url.to_owned(),
+            mode,
+            authority,
+            path,
+            headers,
+        })
+    }
+
+    /// The transport this endpoint uses.
+    pub(crate) fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Opens a session (for a batch, nothing is sent until the first call is awaited).
+    pub(crate) async fn connect(&self, tracer: &Tracer) -> Result<Connection, CliError> {
+        let options = SessionOptions {
+            close_when_main_dropped: true,
+            ..SessionOptions::default()
+        };
+        match self.mode {
+            Mode::WebSocket => {
+                let mut request = self
+                    .url
+                    .as_str()
+                    .into_client_request()
+                    .map_err(|e| CliError::Usage(format!("invalid URL {:?}: {e}", self.url)))?;
+                for (name, value) in &self.headers {
+                    request.headers_mut().append(name.clone(), value.clone());
+                }
+                // As tether's own client: room for capnweb's 32 MiB messages (in UTF-8).
+                let max = options.limits.max_message_size.saturating_mul(3);
+                let config = WebSocketConfig::default()
+                    .max_message_size(Some(max))
+                    .max_frame_size(Some(max));
+                let (socket, _response) =
+                    tokio_tungstenite::connect_async_with_config(request, Some(config), true)
+                        .await
+                        .map_err(|e| {
+                            CliError::Connect(format!("cannot connect to {}: {}", self.url, e))
+                        })?;
+                tracer.note(&format!("connected to {}", self.url));
+                let transport = Traced::new(WebSocketTransport::new(socket), tracer.clone());
+                let (main, task) = RpcSession::spawn(transport, None, options);
+                Ok(Connection {
+                    main,
+                    task,
+                    failure: None,
+                    url: self.url.clone(),
+                })
+            }
+            Mode::Batch => {
+                let failure = FailureSlot::default();
+                let request = Request {
+                    authority: self.authority.clone(),
+                    path: self.path.clone(),
+                    headers: self.headers.clone(),
+                };
+                let transport = HttpBatch::new(request, tracer.clone(), Arc::clone(&failure));
+                let (main, task) = RpcSession::spawn(transport, None, options);
+                Ok(Connection {
+                    main,
+                    task,
+                    failure: Some(failure),
+                    url: self.url.clone(),
+                })
+            }
+        }
+    }
+}
+
+impl Connection {
+    /// If the batch request failed, the error to report instead of the session's.
+    pub(crate) fn transport_failure(&self) -> Option<CliError> {
+        let slot = self.failure.as_ref()?;
+        let message = slot.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
+        Some(CliError::Connect(message))
+    }
+
+    /// Drops the main object and waits (briefly) for the session to end, so the releases and
+    /// the close go out before the program exits.
+    pub(crate) async fn close(self) {
+        // Let the session send the releases of what the caller just dropped before the main
+        // stub goes: tether sometimes ends the session without sending a release queued just
+        // before the main stub was dropped (seen in the repl's `.quit`; reported).
+        settle_session().await;
+        drop(self.main);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.task).await;
+    }
+}
+
+/// Gives the session task its turn: the CLI's runtime has one thread, so after these yields
+/// the session has handled every command queued so far (releases go out before what follows).
+pub(crate) async fn settle_session() {
+    for _ in 0..8 {
+        tokio::task::yield_now().await;
+    }
+}
+
+fn parse_header(header: &str) -> Result<(HeaderName, HeaderValue), CliError> {
+    let bad = |why: &str| CliError::Usage(format!("invalid --header {header:?}: {why}"));
+    let (name, value) = header
+        .split_once(':')
+        .ok_or_else(|| bad("expected `Name: value`"))?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| bad("bad name"))?;
+    let value = HeaderValue::from_str(value.trim()).map_err(|_| bad("bad value"))?;
+    Ok((name, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage(url: &str, mode: Mode) -> String {
+        match Endpoint::parse(url, mode, &[]) {
+            Err(CliError::Usage(m)) => m,
+            other => panic!("expected a usage error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn urls_are_checked_before_connecting() {
+        assert!(usage("ftp://x/", Mode::WebSocket).contains("unsupported URL scheme"));
+        assert!(usage("http://x/", Mode::WebSocket).contains("use --batch"));
+        assert!(usage("ws://x/", Mode::Batch).contains("needs an http:// URL"));
+        assert!(usage("not a url", Mode::WebSocket).contains("invalid URL"));
+        assert!(usage("localhost:8080", Mode::WebSocket).contains("URL"));
+        let e = Endpoint::parse("http://127.0.0.1:9/rpc?x=1", Mode::Batch, &["A: b".into()])
+            .expect("valid");
+        assert_eq!(e.authority, "127.0.0.1:9");
+        assert_eq!(e.path, "/rpc?x=1");
+        assert_eq!(e.headers.len(), 1);
+        assert!(matches!(
+            Endpoint::parse("ws://h:1/", Mode::WebSocket, &["nocolon".into()]),
+            Err(CliError::Usage(_))
+        ));
+    }
+}
