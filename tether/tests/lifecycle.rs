@@ -514,3 +514,29 @@ async fn l2_disposing_through_a_disposable_stack_releases_and_later_use_is_an_er
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     assert_eq!(disposed_count(&tag), 1);
 }
+
+#[tokio::test]
+async fn l10_releases_queued_when_the_main_stub_goes_are_still_sent() {
+    // The last handle of a settled value goes just before the main stub: its release is queued
+    // behind the main stub's drop, and must still reach the peer before the session closes.
+    let options = SessionOptions {
+        close_when_main_dropped: true,
+        ..SessionOptions::default()
+    };
+    let conn = connect_with(api(), None, options);
+    let tag = tag("queued-release");
+    let promise = conn.api.call("makeDisposable", vec![tag.as_str().into()]);
+    let kept = promise.clone();
+    let stub = promise.await.unwrap();
+    drop(kept);
+    drop(stub);
+    drop(conn.api);
+    let ended = conn.client.await.unwrap();
+    assert!(ended.is_ok(), "{ended:?}");
+    assert!(
+        conn.log.sent().iter().any(|f| f == "[\"release\",-1,1]"),
+        "{}",
+        conn.log.dump()
+    );
+    wait_until("the disposable was disposed", || disposed_count(&tag) == 1).await;
+}

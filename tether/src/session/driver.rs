@@ -263,6 +263,27 @@ impl Core {
         }
     }
 
+    /// A clean end (the main stub dropped, a local shutdown) still sends the releases already
+    /// queued, and those they cause in turn (the last handle of a settled value may go just
+    /// before the main stub), so the peer frees those objects now, not only at disconnect.
+    /// Returns the other queued commands, for the teardown.
+    fn send_queued_releases(&mut self, rx: &mut UnboundedReceiver<Command>) -> Vec<Command> {
+        let mut rest = Vec::new();
+        while let Ok(command) = rx.try_recv() {
+            match command {
+                Command::DropImport(slot) => {
+                    if let Some((id, entry)) = self.imports.remove_slot(&slot) {
+                        if id != 0 {
+                            self.send_plain(&OutMessage::Release(id, entry.remote_refcount));
+                        }
+                    }
+                }
+                other => rest.push(other),
+            }
+        }
+        rest
+    }
+
     /// Tears the session down. See the module docs for the order.
     async fn finish<S, R>(
         &mut self,
@@ -281,6 +302,10 @@ impl Core {
             .unwrap_or_else(|| Ending::clean("RPC session ended."));
         let broken = ending.error.clone().with_kind(ErrorKind::Disconnected);
         self.link.set_aborted(broken.clone());
+        let mut leftover = Vec::new();
+        if ending.clean && !ending.send_abort {
+            leftover = self.send_queued_releases(rx);
+        }
         let mut close = None;
         if ending.send_abort {
             let mut exporter = super::outgoing::NoExports;
@@ -311,7 +336,7 @@ impl Core {
         let _ = within(self.options.write_timeout, last_words).await;
 
         tasks.handlers.shutdown().await;
-        self.teardown(&broken, rx);
+        self.teardown(&broken, rx, leftover);
         // `wait_until` work may finish, within its grace period (rule L9); a graceful shutdown
         // has already given it until its own deadline.
         let grace = match &self.shutting_down {
@@ -338,7 +363,12 @@ impl Core {
     /// The synchronous part of ending: break every import, refuse further commands (settling
     /// the queued ones), release every export. Runs once, from `finish` or, if the driver future
     /// is dropped mid-session, from `Drop`.
-    fn teardown(&mut self, broken: &RpcError, rx: &mut UnboundedReceiver<Command>) {
+    fn teardown(
+        &mut self,
+        broken: &RpcError,
+        rx: &mut UnboundedReceiver<Command>,
+        leftover: Vec<Command>,
+    ) {
         if self.torn_down {
             return;
         }
@@ -351,7 +381,8 @@ impl Core {
             }
         }
         rx.close();
-        while let Ok(command) = rx.try_recv() {
+        let queued = std::iter::from_fn(|| rx.try_recv().ok());
+        for command in leftover.into_iter().chain(queued) {
             match command {
                 Command::Push { result, .. } => {
                     result.settle(Hook::Error(Arc::new(broken.clone())));
@@ -380,7 +411,7 @@ struct DropGuard {
 impl Drop for DropGuard {
     fn drop(&mut self) {
         let broken = RpcError::disconnected("RPC session was dropped.");
-        self.core.teardown(&broken, &mut self.rx);
+        self.core.teardown(&broken, &mut self.rx, Vec::new());
     }
 }
 
