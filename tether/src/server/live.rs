@@ -4,7 +4,7 @@
 //! Owns only that bookkeeping; it never touches a session's tables (it asks sessions to shut
 //! down through their [`SessionHandle`]).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +19,9 @@ pub(super) struct Live {
     sessions: Mutex<Vec<SessionHandle>>,
     active: AtomicUsize,
     idle: Notify,
+    pub(super) connections_open: AtomicUsize,
+    pub(super) connections_total: AtomicU64,
+    pub(super) sessions_total: AtomicU64,
 }
 
 /// Counts one session or batch as in progress while it lives.
@@ -32,10 +35,36 @@ impl Drop for LiveGuard {
     }
 }
 
+/// Counts one open connection while it lives.
+pub(super) struct ConnectionGuard(Arc<Live>);
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.0.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 impl Live {
     pub(super) fn track(self: &Arc<Self>) -> LiveGuard {
         self.active.fetch_add(1, Ordering::AcqRel);
+        self.sessions_total.fetch_add(1, Ordering::Relaxed);
         LiveGuard(self.clone())
+    }
+
+    /// Counts one accepted connection while the returned guard lives.
+    pub(super) fn connection(self: &Arc<Self>) -> ConnectionGuard {
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+        self.connections_total.fetch_add(1, Ordering::Relaxed);
+        ConnectionGuard(self.clone())
+    }
+
+    pub(super) fn stats(&self) -> super::ServerStats {
+        super::ServerStats {
+            connections_open: self.connections_open.load(Ordering::Relaxed) as u64,
+            connections_total: self.connections_total.load(Ordering::Relaxed),
+            sessions_open: self.active.load(Ordering::Acquire) as u64,
+            sessions_total: self.sessions_total.load(Ordering::Relaxed),
+        }
     }
 
     /// Remembers a WebSocket session so that a shutdown can reach it.

@@ -128,9 +128,19 @@ pub async fn serve_until(
     options: ServerOptions,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
+    serve_with(listener, Box::new(main), options, Arc::default(), shutdown).await
+}
+
+async fn serve_with(
+    listener: TcpListener,
+    main: request::MainFactory,
+    options: ServerOptions,
+    live: Arc<live::Live>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
     let grace = options.shutdown_grace;
     let connections = Arc::new(Semaphore::new(options.max_connections.max(1)));
-    let shared = Arc::new(request::Shared::new(Box::new(main), options));
+    let shared = Arc::new(request::Shared::new(main, options, live));
     let mut backoff = Backoff::default();
     tokio::pin!(shutdown);
     loop {
@@ -164,9 +174,10 @@ pub async fn serve_until(
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         let header_timeout = shared.options.header_read_timeout;
+        let counted = shared.live.connection();
         tokio::spawn(async move {
             // Held by this connection and, after an upgrade, by its WebSocket session.
-            let permit = Arc::new(permit);
+            let permit = Arc::new((permit, counted));
             let service = hyper::service::service_fn(move |request| {
                 let shared = shared.clone();
                 let permit = permit.clone();
@@ -220,12 +231,34 @@ impl Backoff {
     }
 }
 
+/// Server-wide counts, from [`RunningServer::stats`], for metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerStats {
+    /// Connections open now (a WebSocket counts until its session ends).
+    pub connections_open: u64,
+    /// Connections accepted since the server started.
+    pub connections_total: u64,
+    /// WebSocket sessions and HTTP batches running now.
+    pub sessions_open: u64,
+    /// WebSocket sessions and HTTP batches started since the server started.
+    pub sessions_total: u64,
+}
+
 /// A server running in the background, started by [`spawn`]. Dispose it (or call
 /// [`RunningServer::shutdown`]) to shut it down gracefully; dropping it leaves it running.
-#[derive(Debug)]
 pub struct RunningServer {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    live: Arc<live::Live>,
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer")
+            .field("stats", &self.stats())
+            .finish()
+    }
 }
 
 /// Starts [`serve_until`] in the background on the current Tokio runtime.
@@ -235,16 +268,29 @@ pub fn spawn(
     options: ServerOptions,
 ) -> RunningServer {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(serve_until(listener, main, options, async {
-        let _ = stopped.await;
-    }));
+    let live = Arc::new(live::Live::default());
+    let task = tokio::spawn(serve_with(
+        listener,
+        Box::new(main),
+        options,
+        live.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
     RunningServer {
         stop: Some(stop),
         task: Some(task),
+        live,
     }
 }
 
 impl RunningServer {
+    /// Server-wide counts now: connections and sessions open and in total.
+    pub fn stats(&self) -> ServerStats {
+        self.live.stats()
+    }
+
     /// Shuts the server down gracefully (see [`serve_until`]) and waits until it has.
     pub async fn shutdown(&mut self) -> std::io::Result<()> {
         if let Some(stop) = self.stop.take() {

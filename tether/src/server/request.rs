@@ -18,7 +18,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::batch::run_batch;
 use super::body::BodyLimits;
-use super::live::Live;
+use super::live::{ConnectionGuard, Live};
 use super::ServerOptions;
 use crate::core::stub::Stub;
 use crate::session::RpcSession;
@@ -35,7 +35,7 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    pub(super) fn new(main: MainFactory, options: ServerOptions) -> Self {
+    pub(super) fn new(main: MainFactory, options: ServerOptions, live: Arc<Live>) -> Self {
         let budget = options.max_buffered_batch_bytes.max(1);
         let body = BodyLimits {
             // A body larger than the whole budget could never be buffered.
@@ -46,7 +46,7 @@ impl Shared {
         Self {
             main,
             options,
-            live: Arc::default(),
+            live,
             body,
         }
     }
@@ -56,7 +56,7 @@ impl Shared {
     pub(super) async fn handle(
         self: Arc<Self>,
         request: Request<Incoming>,
-        connection: Arc<OwnedSemaphorePermit>,
+        connection: Arc<(OwnedSemaphorePermit, ConnectionGuard)>,
     ) -> Response<Full<Bytes>> {
         if is_websocket_upgrade(&request) {
             return self.upgrade(request, connection);
@@ -98,7 +98,7 @@ impl Shared {
     fn upgrade(
         self: Arc<Self>,
         request: Request<Incoming>,
-        connection: Arc<OwnedSemaphorePermit>,
+        connection: Arc<(OwnedSemaphorePermit, ConnectionGuard)>,
     ) -> Response<Full<Bytes>> {
         let Some(key) = request.headers().get("sec-websocket-key") else {
             return self.respond(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key");
