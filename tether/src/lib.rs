@@ -73,6 +73,7 @@
 //! | [`server`] | WebSocket sessions and HTTP batches served on one port, with server limits | `session`, `transport` |
 //! | [`typed`] | the typed API's runtime (serde bridge, typed promises); the macro is [`interface`] | the public types of `core` (never hooks or sessions) |
 //! | [`guide_lifecycles`] | the guide "Lifecycles in tether": every rule L1-L12 with a runnable example | — |
+//! | [`guide_security`] | serving browsers safely: what tether limits by default, what to configure | — |
 //!
 //! ## Lifecycle rules in Rust
 //!
@@ -95,6 +96,8 @@ mod core;
 pub mod dispose;
 #[doc = include_str!("guide_lifecycles.md")]
 pub mod guide_lifecycles {}
+#[doc = include_str!("guide_security.md")]
+pub mod guide_security {}
 pub(crate) mod rt;
 #[cfg(feature = "net")]
 pub mod server;

@@ -20,7 +20,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// What a peer may make one session hold. See the [module docs](self).
+/// What a peer may make one session hold, checked after every frame: what each quota guards
+/// is listed in the [security guide](crate::guide_security).
 #[derive(Clone, Debug)]
 pub struct Quotas {
     /// Live entries of the export table: stubs and promises we sent, and answers to the peer's
