@@ -14,6 +14,7 @@ use super::imports::{ImportTable, Introduced};
 use crate::core::error::RpcError;
 use crate::core::hook::{self, Hook, Spawner};
 use crate::core::link::{Command, SessionLink};
+use crate::core::map::program::Program;
 use crate::core::map::replay::{MapBudget, Mapper};
 use crate::core::stub::{RpcPromise, Stub};
 use crate::core::value::{PathKey, Value};
@@ -90,7 +91,7 @@ impl Core {
             exports: &self.exports,
             link: &self.link,
             limits: &self.options.limits,
-            budget: MapBudget::new(self.options.limits.max_map_instructions),
+            budget: None,
         };
         wire::evaluate(expr, &mut refs, &self.options.limits)
     }
@@ -147,8 +148,8 @@ struct Refs<'a> {
     exports: &'a ExportTable,
     link: &'a Arc<SessionLink>,
     limits: &'a Limits,
-    /// Shared by every `map()` in this message.
-    budget: MapBudget,
+    /// Shared by every `map()` in this message; made when the first `remap` is met.
+    budget: Option<MapBudget>,
 }
 
 impl Importer for Refs<'_> {
@@ -194,7 +195,7 @@ impl Importer for Refs<'_> {
         id: i64,
         path: Vec<PathKey>,
         captures: Vec<Capture>,
-        instructions: Vec<Json>,
+        program: Program,
     ) -> Result<Value, RpcError> {
         let subject = self
             .exports
@@ -215,11 +216,13 @@ impl Importer for Refs<'_> {
                 },
             });
         }
+        let limit = self.limits.max_map_instructions;
+        let budget = self.budget.get_or_insert_with(|| MapBudget::new(limit));
         let mapper = Mapper {
             captures: hooks,
-            instructions: Arc::new(instructions),
+            program: Arc::new(program),
             limits: self.limits.clone(),
-            budget: self.budget.clone(),
+            budget: budget.clone(),
             spawner: Spawner::Session(self.link.clone()),
         };
         Ok(Value::Promise(RpcPromise::from_hook(

@@ -2,23 +2,29 @@
 //!
 //! Owns: parsing a frame into a [`RawMessage`] (with every malformed-input check and the exact
 //! error type and message capnweb uses), evaluating an expression into a [`Value`] through an
-//! [`Importer`], and encoding outgoing messages through an [`Exporter`]. It must not touch session
-//! tables itself: every reference (`import`, `pipeline`, `export`, `promise`, `remap`) is handed to
-//! the importer/exporter, which the session implements.
+//! [`Importer`], decoding the instructions of a peer's `remap` into the mapper form
+//! ([`Program`], once per message), and encoding outgoing messages (a recorded [`Program`]
+//! included) through an [`Exporter`]. It must not touch session tables itself: every reference
+//! (`import`, `pipeline`, `export`, `promise`, `remap`) is handed to the importer/exporter,
+//! which the session implements.
 //!
-//! Submodules: `parse` (frames and message shapes), `evaluate` (expressions to values), `encode`
-//! (values and messages to text), `json` (JavaScript-style JSON text helpers).
+//! Submodules: `parse` (frames and message shapes), `evaluate` (expressions to values, and the
+//! acceptance rules of every special form), `program` (mapper instructions to a [`Program`]),
+//! `encode` (values, programs and messages to text), `json` (JavaScript-style JSON text helpers).
 
 mod encode;
 mod evaluate;
 mod json;
 mod parse;
+mod program;
 #[cfg(test)]
 mod tests;
 
 use serde_json::Value as Json;
 
 use crate::core::error::RpcError;
+pub(crate) use crate::core::map::program::Capture;
+use crate::core::map::program::Program;
 use crate::core::stub::{RpcPromise, Stub};
 use crate::core::value::{PathKey, Value};
 
@@ -45,15 +51,6 @@ pub(crate) fn parse_message(text: &str, limits: &Limits) -> Result<RawMessage, R
     parse::parse_message(text, limits)
 }
 
-/// A capture of a `remap` expression.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Capture {
-    /// `["import", id]`: the sender's import, i.e. one of our exports.
-    Import(i64),
-    /// `["export", id]`: the sender's export, i.e. a new import for us.
-    Export(i64),
-}
-
 /// Turns references inside an expression into values. Implemented by the session.
 pub(crate) trait Importer {
     /// `["import" | "pipeline", id, path?, args?]`. `promise` is true for `pipeline`.
@@ -68,13 +65,13 @@ pub(crate) trait Importer {
     fn import_stub(&mut self, id: i64) -> Result<Value, RpcError>;
     /// `["promise", id]`: the peer introduces a promise.
     fn import_promise(&mut self, id: i64) -> Result<Value, RpcError>;
-    /// `["remap", id, path, captures, instructions]`.
+    /// `["remap", id, path, captures, instructions]`, the instructions decoded once.
     fn remap(
         &mut self,
         id: i64,
         path: Vec<PathKey>,
         captures: Vec<Capture>,
-        instructions: Vec<Json>,
+        program: Program,
     ) -> Result<Value, RpcError>;
 }
 
@@ -124,12 +121,13 @@ pub(crate) enum OutMessage<'a> {
         path: &'a [PathKey],
         args: Option<&'a [Value]>,
     },
-    /// `["push", ["remap", id, path, captures, instructions]]`; instructions are pre-encoded.
+    /// `["push", ["remap", id, path, captures, instructions]]`, the instructions encoded from
+    /// a recorded program (whose table references are written as they are).
     PushRemap {
         id: i64,
         path: &'a [PathKey],
         captures: &'a [WireRef],
-        instructions: &'a [String],
+        program: &'a Program,
     },
     Pull(i64),
     Resolve(i64, &'a Value),
@@ -148,19 +146,4 @@ pub(crate) fn encode(
     options: &EncodeOptions,
 ) -> Result<String, RpcError> {
     encode::encode(msg, exporter, options)
-}
-
-/// Encodes `["pipeline", id, path, args?]`, as a mapper instruction.
-pub(crate) fn encode_pipeline(
-    id: i64,
-    path: &[PathKey],
-    args: Option<&[Value]>,
-    exporter: &mut dyn Exporter,
-) -> Result<String, RpcError> {
-    encode::encode_pipeline(id, path, args, exporter, &EncodeOptions::default())
-}
-
-/// Encodes one value as an expression, as a mapper's final instruction.
-pub(crate) fn encode_value(value: &Value, exporter: &mut dyn Exporter) -> Result<String, RpcError> {
-    encode::encode_value(value, exporter, &EncodeOptions::default())
 }

@@ -430,12 +430,17 @@ fn remap_forms() {
             id: 0,
             path,
             captures,
-            instructions,
+            program,
         }] => {
             assert_eq!(path, &vec![PathKey::from("a"), PathKey::Index(1)]);
             assert_eq!(captures, &vec![Capture::Import(1), Capture::Export(-2)]);
-            assert_eq!(instructions.len(), 2);
-            assert_eq!(instructions[0].to_string(), r#"["pipeline",0,["x"]]"#);
+            assert_eq!(program.instructions.len(), 2);
+            // `["pipeline",0,["x"]]`
+            assert!(
+                matches!(&program.instructions[0], Expr::Ref(r)
+                    if r.id == 0 && r.path == [PathKey::from("x")] && r.args.is_none() && r.promise),
+                "{program:?}"
+            );
         }
         other => panic!("{other:?}"),
     }

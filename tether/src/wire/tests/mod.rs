@@ -8,11 +8,13 @@
 mod encode;
 mod evaluate;
 mod parse;
+mod program;
 mod roundtrip;
 
 use serde_json::Value as Json;
 
 use super::*;
+use crate::core::map::program::{Expr, Program};
 use crate::core::value::Value;
 
 /// What the importer was asked to do.
@@ -30,7 +32,7 @@ enum Call {
         id: i64,
         path: Vec<PathKey>,
         captures: Vec<Capture>,
-        instructions: Vec<Json>,
+        program: Program,
     },
 }
 
@@ -98,7 +100,7 @@ impl Importer for RecordingImporter {
         id: i64,
         path: Vec<PathKey>,
         captures: Vec<Capture>,
-        instructions: Vec<Json>,
+        program: Program,
     ) -> Result<Value, RpcError> {
         if id == 999 {
             return Err(no_such_entry(id));
@@ -107,7 +109,7 @@ impl Importer for RecordingImporter {
             id,
             path,
             captures,
-            instructions,
+            program,
         });
         Ok(self.placeholder(format!("remap:{id}")))
     }
