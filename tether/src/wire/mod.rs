@@ -12,6 +12,8 @@
 //! acceptance rules of every special form), `program` (mapper instructions to a [`Program`]),
 //! `encode` (values, programs and messages to text), `json` (JavaScript-style JSON text helpers).
 
+#[cfg(feature = "bench-internals")]
+pub mod bench;
 mod encode;
 mod evaluate;
 mod json;
