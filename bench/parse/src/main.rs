@@ -5,7 +5,7 @@
 //! parsers (into `IgnoredAny`) as the floor.
 //!
 //! ```text
-//! CARGO_TARGET_DIR=target-bench cargo run --release --features compare -- [--ms=300]
+//! CARGO_TARGET_DIR=../../target-bench cargo run --release --features compare -- [--ms=300]
 //! ```
 
 #![allow(unsafe_code)]
@@ -52,6 +52,9 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
+
+/// A named way to parse a frame.
+type Variant<'a> = (&'static str, Box<dyn Fn() + 'a>);
 
 fn frames() -> Vec<(&'static str, String)> {
     let text = "x".repeat(64 * 1024);
@@ -123,16 +126,22 @@ fn time(f: &dyn Fn(), budget: Duration) -> f64 {
 }
 
 fn main() {
-    let ms = std::env::args()
-        .find_map(|a| a.strip_prefix("--ms=").and_then(|v| v.parse().ok()))
-        .unwrap_or(300u64);
+    let arg = |name: &str| std::env::args().find_map(|a| a.strip_prefix(name).map(str::to_owned));
+    let ms = arg("--ms=").and_then(|v| v.parse().ok()).unwrap_or(300u64);
     let budget = Duration::from_millis(ms);
-    println!("| frame | bytes | variant | ns/frame | allocs/frame | bytes allocated/frame |");
-    println!("| --- | ---: | --- | ---: | ---: | ---: |");
+    // `--only=FRAME:VARIANT --iters=N` runs one variant N times and prints nothing else, for
+    // `perf stat -e instructions` (a count the machine's load does not change).
+    let only = arg("--only=");
+    let iters: u64 = arg("--iters=")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    if only.is_none() {
+        print_header();
+    }
     for (name, frame) in frames() {
         let text = frame.as_str();
         #[cfg_attr(not(feature = "compare"), allow(unused_mut))]
-        let mut variants: Vec<(&str, Box<dyn Fn() + '_>)> = vec![(
+        let mut variants: Vec<Variant<'_>> = vec![(
             "tether (checks, parse, evaluate)",
             Box::new(move || {
                 black_box(tether::bench_internals::parse_frame(black_box(text)).ok());
@@ -140,24 +149,35 @@ fn main() {
         )];
         #[cfg(feature = "compare")]
         compare::variants(text, &mut variants);
-        for (variant, f) in &variants {
+        for (index, (variant, f)) in variants.iter().enumerate() {
+            if let Some(only) = &only {
+                if *only == format!("{name}:{index}") {
+                    for _ in 0..iters {
+                        f();
+                    }
+                }
+                continue;
+            }
             let (allocs, bytes) = count(f.as_ref());
             let ns = time(f.as_ref(), budget);
             println!(
-                "| {name} | {} | {variant} | {ns:.0} | {allocs} | {bytes} |",
+                "| {name} | {} | {index}: {variant} | {ns:.0} | {allocs} | {bytes} |",
                 text.len()
             );
         }
     }
 }
 
+fn print_header() {
+    println!("| frame | bytes | variant | ns/frame | allocs/frame | bytes allocated/frame |");
+    println!("| --- | ---: | --- | ---: | ---: | ---: |");
+}
+
 #[cfg(feature = "compare")]
 mod compare {
     use std::hint::black_box;
 
-    type Variants<'a> = Vec<(&'static str, Box<dyn Fn() + 'a>)>;
-
-    pub(super) fn variants<'a>(text: &'a str, out: &mut Variants<'a>) {
+    pub(super) fn variants<'a>(text: &'a str, out: &mut Vec<super::Variant<'a>>) {
         out.push((
             "serde_json into the model",
             Box::new(move || {

@@ -6,8 +6,6 @@
 
 use std::sync::Arc;
 
-use serde_json::Value as Json;
-
 use super::driver::{Core, Ending};
 use super::exports::ExportTable;
 use super::imports::{ImportTable, Introduced};
@@ -18,7 +16,7 @@ use crate::core::map::program::Program;
 use crate::core::map::replay::{MapBudget, Mapper};
 use crate::core::stub::{RpcPromise, Stub};
 use crate::core::value::{PathKey, Value};
-use crate::wire::{self, Capture, Importer, Limits, RawMessage};
+use crate::wire::{self, Capture, Importer, Limits, Node, RawMessage};
 
 impl Core {
     pub(super) fn handle_frame(&mut self, text: &str) {
@@ -31,7 +29,7 @@ impl Core {
         }
     }
 
-    fn handle_message(&mut self, message: RawMessage) -> Result<(), RpcError> {
+    fn handle_message(&mut self, message: RawMessage<'_>) -> Result<(), RpcError> {
         match message {
             RawMessage::Push(expr) => {
                 let value = self.evaluate(expr)?;
@@ -85,7 +83,7 @@ impl Core {
         Ok(())
     }
 
-    fn evaluate(&mut self, expr: Json) -> Result<Value, RpcError> {
+    fn evaluate(&mut self, expr: Node<'_>) -> Result<Value, RpcError> {
         let mut refs = Refs {
             imports: &mut self.imports,
             exports: &self.exports,

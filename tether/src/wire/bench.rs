@@ -4,6 +4,8 @@
 //! Evaluation runs against an importer that answers every reference with `null` (dropping call
 //! arguments and mapper programs once built), so what is measured is text to message model.
 
+use serde::Deserialize as _;
+
 use super::{Capture, Importer, RawMessage};
 use crate::core::error::RpcError;
 use crate::core::map::program::Program;
@@ -49,8 +51,24 @@ impl Importer for NullImporter {
 /// the number of references met (something for the benchmark to keep).
 pub fn parse_frame(text: &str) -> Result<usize, RpcError> {
     let limits = Limits::default();
+    evaluate_message(super::parse_message(text, &limits)?, &limits)
+}
+
+/// Parses one frame with `deserializer` into the message model (no size or nesting checks, no
+/// trailing-text check) and evaluates it: the same tree and evaluation, another JSON parser.
+pub fn parse_with<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<usize, String> {
+    let limits = Limits::default();
+    match super::parse::Parsed::deserialize(deserializer).map_err(|e| e.to_string())? {
+        super::parse::Parsed::Message(message) => {
+            evaluate_message(message, &limits).map_err(|e| e.message)
+        }
+        super::parse::Parsed::Refused => Err("refused".to_owned()),
+    }
+}
+
+fn evaluate_message(message: RawMessage<'_>, limits: &Limits) -> Result<usize, RpcError> {
     let mut importer = NullImporter::default();
-    let expr = match super::parse_message(text, &limits)? {
+    let expr = match message {
         RawMessage::Push(expr)
         | RawMessage::Stream(expr)
         | RawMessage::Resolve(_, expr)
@@ -58,7 +76,7 @@ pub fn parse_frame(text: &str) -> Result<usize, RpcError> {
         | RawMessage::Abort(expr) => expr,
         _ => return Ok(0),
     };
-    let value = super::evaluate(expr, &mut importer, &limits)?;
+    let value = super::evaluate(expr, &mut importer, limits)?;
     drop(value);
     Ok(importer.0)
 }

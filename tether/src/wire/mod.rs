@@ -8,21 +8,24 @@
 //! (`import`, `pipeline`, `export`, `promise`, `remap`) is handed to the importer/exporter,
 //! which the session implements.
 //!
-//! Submodules: `parse` (frames and message shapes), `evaluate` (expressions to values, and the
-//! acceptance rules of every special form), `program` (mapper instructions to a [`Program`]),
-//! `encode` (values, programs and messages to text), `json` (JavaScript-style JSON text helpers).
+//! A frame is parsed once, into the message and a [`Node`] tree borrowing from the frame's text;
+//! evaluation then moves out of that tree.
+//!
+//! Submodules: `parse` (frames and message shapes), `node` (the parsed tree), `evaluate`
+//! (expressions to values, and the acceptance rules of every special form), `program` (mapper
+//! instructions to a [`Program`]), `encode` (values, programs and messages to text), `json`
+//! (JavaScript-style number and string writers).
 
 #[cfg(feature = "bench-internals")]
 pub mod bench;
 mod encode;
 mod evaluate;
 mod json;
+mod node;
 mod parse;
 mod program;
 #[cfg(test)]
 mod tests;
-
-use serde_json::Value as Json;
 
 use crate::core::error::RpcError;
 pub(crate) use crate::core::map::program::Capture;
@@ -32,16 +35,19 @@ use crate::core::value::{PathKey, Value};
 
 pub(crate) use crate::core::Limits;
 
-/// A parsed top-level message whose expressions are not evaluated yet.
+pub(crate) use node::Node;
+
+/// A parsed top-level message whose expressions are not evaluated yet; they borrow from the
+/// frame's text.
 #[derive(Debug)]
-pub(crate) enum RawMessage {
-    Push(Json),
-    Stream(Json),
+pub(crate) enum RawMessage<'a> {
+    Push(Node<'a>),
+    Stream(Node<'a>),
     Pull(i64),
-    Resolve(i64, Json),
-    Reject(i64, Json),
+    Resolve(i64, Node<'a>),
+    Reject(i64, Node<'a>),
     Release(i64, u64),
-    Abort(Json),
+    Abort(Node<'a>),
     Pipe,
 }
 
@@ -49,7 +55,10 @@ pub(crate) enum RawMessage {
 /// [`ErrorKind::Protocol`](crate::core::error::ErrorKind::Protocol): over-size `TypeError`, over-deep
 /// `TypeError`, invalid JSON `SyntaxError`, and `Error: bad RPC message: <JSON>` for a shape
 /// capnweb would refuse. A missing `abort` expression is given as `["undefined"]`.
-pub(crate) fn parse_message(text: &str, limits: &Limits) -> Result<RawMessage, RpcError> {
+pub(crate) fn parse_message<'a>(
+    text: &'a str,
+    limits: &Limits,
+) -> Result<RawMessage<'a>, RpcError> {
     parse::parse_message(text, limits)
 }
 
@@ -77,11 +86,11 @@ pub(crate) trait Importer {
     ) -> Result<Value, RpcError>;
 }
 
-/// Evaluates an expression. `depth` limit and bigint limit apply; dangerous keys are stripped.
-/// On error, whatever was already built (including stubs the importer made) is dropped; the
-/// importer's own errors are passed through unchanged.
+/// Evaluates an expression, moving out of it. `depth` limit and bigint limit apply; dangerous
+/// keys are stripped. On error, whatever was already built (including stubs the importer made)
+/// is dropped; the importer's own errors are passed through unchanged.
 pub(crate) fn evaluate(
-    expr: Json,
+    expr: Node<'_>,
     importer: &mut dyn Importer,
     limits: &Limits,
 ) -> Result<Value, RpcError> {

@@ -10,11 +10,11 @@
 //!
 //! Subtrees without references become [`Expr::Value`]s, which a run clones.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
-use serde_json::Value as Json;
-
 use super::evaluate::{classify, unknown_special, Form};
+use super::node::Node;
 use super::parse::depth_error;
 use super::Limits;
 use crate::core::error::RpcError;
@@ -22,7 +22,7 @@ use crate::core::map::program::{ErrorExpr, Expr, Program, Ref, Remap};
 use crate::core::value::{is_prototype_key, Object, Value};
 
 /// Decodes a mapper's instructions; each starts at depth 0, as each was evaluated on its own.
-pub(super) fn decode_program(instructions: Vec<Json>, limits: &Limits) -> Program {
+pub(super) fn decode_program(instructions: Vec<Node<'_>>, limits: &Limits) -> Program {
     Program {
         instructions: instructions
             .into_iter()
@@ -36,18 +36,18 @@ fn exports_error() -> RpcError {
 }
 
 /// One expression at `depth` (the evaluator's depth rules).
-fn decode(expr: Json, depth: usize, limits: &Limits) -> Expr {
+fn decode(expr: Node<'_>, depth: usize, limits: &Limits) -> Expr {
     if depth >= limits.max_depth {
         return Expr::Fail(depth_error(limits.max_depth));
     }
     match expr {
-        Json::Null => Expr::Value(Value::Null),
-        Json::Bool(b) => Expr::Value(Value::Bool(b)),
-        Json::Number(n) => Expr::Value(Value::Number(n.as_f64().unwrap_or(f64::NAN))),
-        Json::String(s) => Expr::Value(Value::String(s)),
-        Json::Object(map) => object(map.into_iter(), depth, limits),
-        Json::Array(mut items) => {
-            if let [Json::Array(inner)] = items.as_mut_slice() {
+        Node::Null => Expr::Value(Value::Null),
+        Node::Bool(b) => Expr::Value(Value::Bool(b)),
+        Node::Number(n) => Expr::Value(Value::Number(n)),
+        Node::String(s) => Expr::Value(Value::String(s.into_owned())),
+        Node::Object(map) => object(map, depth, limits),
+        Node::Array(mut items) => {
+            if let [Node::Array(inner)] = items.as_mut_slice() {
                 return array(std::mem::take(inner), depth, limits);
             }
             match classify(&mut items, limits) {
@@ -60,7 +60,7 @@ fn decode(expr: Json, depth: usize, limits: &Limits) -> Expr {
 }
 
 /// Elements one level below `depth`, as an array value or a call's arguments.
-fn elements(items: Vec<Json>, depth: usize, limits: &Limits) -> Vec<Expr> {
+fn elements(items: Vec<Node<'_>>, depth: usize, limits: &Limits) -> Vec<Expr> {
     items
         .into_iter()
         .map(|item| decode(item, depth + 1, limits))
@@ -68,7 +68,7 @@ fn elements(items: Vec<Json>, depth: usize, limits: &Limits) -> Vec<Expr> {
 }
 
 /// An array value: a plain value when no element holds a reference or fails.
-fn array(items: Vec<Json>, depth: usize, limits: &Limits) -> Expr {
+fn array(items: Vec<Node<'_>>, depth: usize, limits: &Limits) -> Expr {
     let items = elements(items, depth, limits);
     if items.iter().all(|item| matches!(item, Expr::Value(_))) {
         let values = items.into_iter().filter_map(into_value).collect();
@@ -81,21 +81,21 @@ fn array(items: Vec<Json>, depth: usize, limits: &Limits) -> Expr {
 /// once (evaluating it could neither fail nor have an effect); others are kept for the run to
 /// evaluate and then drop.
 fn entries(
-    map: impl Iterator<Item = (String, Json)>,
+    map: Vec<(Cow<'_, str>, Node<'_>)>,
     depth: usize,
     limits: &Limits,
 ) -> Vec<(String, Expr)> {
-    let mut entries = Vec::new();
+    let mut entries = Vec::with_capacity(map.len());
     for (key, item) in map {
         let item = decode(item, depth + 1, limits);
         if !(is_prototype_key(&key) && matches!(item, Expr::Value(_))) {
-            entries.push((key, item));
+            entries.push((key.into_owned(), item));
         }
     }
     entries
 }
 
-fn object(map: impl Iterator<Item = (String, Json)>, depth: usize, limits: &Limits) -> Expr {
+fn object(map: Vec<(Cow<'_, str>, Node<'_>)>, depth: usize, limits: &Limits) -> Expr {
     let entries = entries(map, depth, limits);
     if entries
         .iter()
@@ -117,11 +117,11 @@ fn into_value(expr: Expr) -> Option<Value> {
     }
 }
 
-fn special(form: Form, depth: usize, limits: &Limits) -> Expr {
+fn special(form: Form<'_>, depth: usize, limits: &Limits) -> Expr {
     match form {
         Form::Literal(value) => Expr::Value(value),
         Form::Error { mut error, props } => {
-            let props = entries(props.into_iter(), depth, limits);
+            let props = entries(props, depth, limits);
             if props.iter().all(|(_, item)| matches!(item, Expr::Value(_))) {
                 for (key, item) in props {
                     if let Some(value) = into_value(item) {

@@ -11,8 +11,6 @@ mod parse;
 mod program;
 mod roundtrip;
 
-use serde_json::Value as Json;
-
 use super::*;
 use crate::core::map::program::{Expr, Program};
 use crate::core::value::Value;
@@ -164,6 +162,23 @@ fn eval_with(expr: &str, importer: &mut RecordingImporter, l: &Limits) -> Result
     match parse_message(&format!("[\"resolve\",1,{expr}]"), l)? {
         RawMessage::Resolve(1, json) => evaluate(json, importer, l),
         other => panic!("unexpected message {other:?}"),
+    }
+}
+
+/// Element `i` of an array node (tests only: a missing element is a failed test).
+impl std::ops::Index<usize> for Node<'_> {
+    type Output = Self;
+    fn index(&self, i: usize) -> &Self {
+        match self {
+            Node::Array(items) => &items[i],
+            other => panic!("not an array: {other}"),
+        }
+    }
+}
+
+impl PartialEq<&str> for Node<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == Some(*other)
     }
 }
 
