@@ -14,7 +14,8 @@
 //! Submodules: `parse` (frames and message shapes), `node` (the parsed tree), `evaluate`
 //! (expressions to values, and the acceptance rules of every special form), `program` (mapper
 //! instructions to a [`Program`]), `encode` (values, programs and messages to text), `json`
-//! (JavaScript-style number and string writers).
+//! (JavaScript-style number and string writers), and, with the hidden `bench-internals`
+//! feature only, `bench` (entry points for the parse micro-benchmark in `bench/parse`).
 
 #[cfg(feature = "bench-internals")]
 pub mod bench;
