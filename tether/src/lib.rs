@@ -106,6 +106,11 @@ pub mod transport;
 pub mod typed;
 pub(crate) mod wire;
 
+/// Not part of the API: the codec's entry points for the parse micro-benchmark (`bench/parse`).
+#[cfg(feature = "bench-internals")]
+#[doc(hidden)]
+pub use wire::bench as bench_internals;
+
 pub use crate::core::{
     set_uncaught_error_hook, BigInt, Bytes, BytesKind, ErrorKind, Limits, Object, RpcError,
     RpcPromise, RpcResult, Stub, Target, Value,

@@ -107,6 +107,36 @@ async fn errors_inside_a_mapper_reject_the_map() {
 }
 
 #[tokio::test]
+async fn malformed_instructions_and_exports_reject_the_map_not_the_session() {
+    let items = "[\"push\",[\"pipeline\",0,[\"echo\"],[[[1,2]]]]]";
+    for (instruction, expected) in [
+        (
+            "[\"bigint\",\"zz\"]",
+            "[\"reject\",2,[\"error\",\"SyntaxError\",\"Cannot convert zz to a BigInt\"]]",
+        ),
+        (
+            "[\"pipeline\",-1,[\"square\"],[[\"export\",-1]]]",
+            "[\"reject\",2,[\"error\",\"Error\",\"A mapper function cannot refer to exports.\"]]",
+        ),
+        (
+            "[\"foo\"]",
+            "[\"reject\",2,[\"error\",\"TypeError\",\"unknown special value: [\\\"foo\\\"]\"]]",
+        ),
+    ] {
+        let mapper = format!("[\"push\",[\"remap\",1,[],[[\"import\",0]],[{instruction}]]]");
+        let reply = reply_to(&[items, &mapper], 2, SessionOptions::default()).await;
+        assert_eq!(reply, expected);
+    }
+    // Never run on null, so never failing.
+    let null = "[\"push\",[\"pipeline\",0,[\"echo\"],[null]]]";
+    let mapper = "[\"push\",[\"remap\",1,[],[[\"import\",0]],[[\"bigint\",\"zz\"]]]]";
+    assert_eq!(
+        reply_to(&[null, mapper], 2, SessionOptions::default()).await,
+        "[\"resolve\",2,null]"
+    );
+}
+
+#[tokio::test]
 async fn the_work_one_message_can_fan_out_to_is_bounded() {
     let options = SessionOptions {
         limits: Limits {
@@ -201,6 +231,26 @@ async fn a_mapper_on_a_local_value_runs_locally() {
     let none = tether::RpcPromise::resolved(tether::Value::Null)
         .map(|x| callee.call("square", vec![x.into()]).into());
     assert!(matches!(none.await.unwrap(), tether::Value::Null));
+}
+
+#[tokio::test]
+async fn a_local_map_gives_what_a_remote_one_would() {
+    // The values a mapper builds reach the result as a peer would receive them.
+    let mapped = tether::RpcPromise::resolved(tether::Value::array([1.into()])).map(|x| {
+        tether::Value::object([
+            ("x", tether::Value::from(x)),
+            ("toString", tether::Value::from(1)),
+            ("zero", tether::Value::Number(-0.0)),
+            ("day", tether::Value::Date(1.5)),
+        ])
+    });
+    let mapped = mapped.await.unwrap();
+    let row = &mapped.as_array().unwrap()[0];
+    let keys: Vec<_> = row.as_object().unwrap().iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, ["x", "zero", "day"]);
+    assert_eq!(row.get("x").as_f64(), Some(1.0));
+    assert!(row.get("zero").as_f64().unwrap().is_sign_positive());
+    assert!(row.get("day").data_eq(&tether::Value::Date(1.0)));
 }
 
 #[tokio::test]

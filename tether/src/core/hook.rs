@@ -143,26 +143,7 @@ impl Hook {
                 return import.send_remap(path, recording);
             }
         }
-        let mut instructions = Vec::with_capacity(recording.instructions.len());
-        for text in &recording.instructions {
-            match serde_json::from_str(text) {
-                Ok(json) => instructions.push(json),
-                Err(e) => {
-                    return Hook::Error(Arc::new(RpcError::error(format!(
-                        "bad mapper instruction: {e}"
-                    ))))
-                }
-            }
-        }
-        let limits = crate::core::Limits::default();
-        map::Mapper {
-            captures: recording.captures,
-            instructions: Arc::new(instructions),
-            budget: map::MapBudget::new(limits.max_map_instructions),
-            limits,
-            spawner: Spawner::Runtime,
-        }
-        .map(self, path)
+        map::Mapper::local(recording).map(self, path)
     }
 
     /// Waits for the final value, with every promise inside replaced by its resolution.

@@ -1,4 +1,27 @@
-//! [`Limits`]: what one incoming message may cost (size, depth, bigint length, map work).
+//! [`Limits`]: what one incoming message may cost (size, depth, bigint length, map work), and
+//! the fixed depth limit of what we send.
+
+use crate::core::error::RpcError;
+
+/// capnweb's fixed serialization depth limit: a value nesting this deep cannot be sent.
+pub(crate) const MAX_SERIALIZE_DEPTH: usize = 256;
+
+/// The error for a value nesting [`MAX_SERIALIZE_DEPTH`] levels or more.
+#[cold]
+pub(crate) fn serialize_depth_error() -> RpcError {
+    RpcError::error(
+        "Serialization exceeded maximum allowed depth. (Does the message contain cycles?)",
+    )
+}
+
+/// The error for a received bigint longer than [`Limits::max_bigint_digits`] (`max`).
+#[cold]
+pub(crate) fn bigint_length_error(max: usize) -> RpcError {
+    RpcError::protocol(
+        "TypeError",
+        format!("Deserialized bigint exceeds maximum length of {max} digits."),
+    )
+}
 
 /// Receive-side limits. Defaults match capnweb 0.12.
 #[derive(Clone, Debug)]

@@ -8,7 +8,7 @@
 //! | --- | --- |
 //! | `value` | [`Value`], [`Object`], [`Bytes`], path keys |
 //! | `error` | [`RpcError`], [`ErrorKind`], conversions from [`DisposeError`](crate::dispose::DisposeError) |
-//! | `limits` | [`Limits`]: what one incoming message may cost |
+//! | `limits` | [`Limits`]: what one incoming message may cost; the fixed depth limit of what we send |
 //! | `target` | the [`Target`] trait, closures as targets, lineages and disposers, the uncaught-error hook's typed setter |
 //! | `stub` | [`Stub`] and [`RpcPromise`], the handles application code holds |
 //! | `hook` | what a stub points at (local, import, pending promise, value, error, map placeholder) and the operations on it; where an incoming call reaches a [`Target`] (`local_call`) |
@@ -22,7 +22,7 @@
 pub(crate) mod error;
 pub(crate) mod hook;
 pub(crate) mod import;
-mod limits;
+pub(crate) mod limits;
 pub(crate) mod link;
 pub(crate) mod map;
 pub(crate) mod promise;

@@ -451,6 +451,38 @@ impl From<()> for Value {
     }
 }
 
+/// Keys that name `Object.prototype` members (plus `toJSON`): a received object or error drops
+/// them (after evaluating their values), as capnweb's evaluator does.
+const PROTOTYPE_KEYS: [&str; 13] = [
+    "constructor",
+    "__proto__",
+    "__defineGetter__",
+    "__defineSetter__",
+    "__lookupGetter__",
+    "__lookupSetter__",
+    "hasOwnProperty",
+    "isPrototypeOf",
+    "propertyIsEnumerable",
+    "toLocaleString",
+    "toString",
+    "valueOf",
+    "toJSON",
+];
+
+/// True when a received object must drop `key` (see [`PROTOTYPE_KEYS`]).
+pub(crate) fn is_prototype_key(key: &str) -> bool {
+    PROTOTYPE_KEYS.contains(&key)
+}
+
+/// JavaScript's TimeClip, applied by `new Date(ms)`: `NaN` outside ±8.64e15, else truncated.
+pub(crate) fn time_clip(ms: f64) -> f64 {
+    if !ms.is_finite() || ms.abs() > 8.64e15 {
+        f64::NAN
+    } else {
+        ms.trunc() + 0.0
+    }
+}
+
 /// One step of a property path: a property name or an array index.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum PathKey {

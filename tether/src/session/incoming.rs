@@ -6,18 +6,17 @@
 
 use std::sync::Arc;
 
-use serde_json::Value as Json;
-
 use super::driver::{Core, Ending};
 use super::exports::ExportTable;
 use super::imports::{ImportTable, Introduced};
 use crate::core::error::RpcError;
 use crate::core::hook::{self, Hook, Spawner};
 use crate::core::link::{Command, SessionLink};
+use crate::core::map::program::Program;
 use crate::core::map::replay::{MapBudget, Mapper};
 use crate::core::stub::{RpcPromise, Stub};
 use crate::core::value::{PathKey, Value};
-use crate::wire::{self, Capture, Importer, Limits, RawMessage};
+use crate::wire::{self, Capture, Importer, Limits, Node, RawMessage};
 
 impl Core {
     pub(super) fn handle_frame(&mut self, text: &str) {
@@ -30,7 +29,7 @@ impl Core {
         }
     }
 
-    fn handle_message(&mut self, message: RawMessage) -> Result<(), RpcError> {
+    fn handle_message(&mut self, message: RawMessage<'_>) -> Result<(), RpcError> {
         match message {
             RawMessage::Push(expr) => {
                 let value = self.evaluate(expr)?;
@@ -80,13 +79,13 @@ impl Core {
         Ok(())
     }
 
-    fn evaluate(&mut self, expr: Json) -> Result<Value, RpcError> {
+    fn evaluate(&mut self, expr: Node<'_>) -> Result<Value, RpcError> {
         let mut refs = Refs {
             imports: &mut self.imports,
             exports: &self.exports,
             link: &self.link,
             limits: &self.options.limits,
-            budget: MapBudget::new(self.options.limits.max_map_instructions),
+            budget: None,
         };
         wire::evaluate(expr, &mut refs, &self.options.limits)
     }
@@ -163,8 +162,8 @@ struct Refs<'a> {
     exports: &'a ExportTable,
     link: &'a Arc<SessionLink>,
     limits: &'a Limits,
-    /// Shared by every `map()` in this message.
-    budget: MapBudget,
+    /// Shared by every `map()` in this message; made when the first `remap` is met.
+    budget: Option<MapBudget>,
 }
 
 impl Importer for Refs<'_> {
@@ -210,7 +209,7 @@ impl Importer for Refs<'_> {
         id: i64,
         path: Vec<PathKey>,
         captures: Vec<Capture>,
-        instructions: Vec<Json>,
+        program: Program,
     ) -> Result<Value, RpcError> {
         let subject = self
             .exports
@@ -231,11 +230,13 @@ impl Importer for Refs<'_> {
                 },
             });
         }
+        let limit = self.limits.max_map_instructions;
+        let budget = self.budget.get_or_insert_with(|| MapBudget::new(limit));
         let mapper = Mapper {
             captures: hooks,
-            instructions: Arc::new(instructions),
+            program: Arc::new(program),
             limits: self.limits.clone(),
-            budget: self.budget.clone(),
+            budget: budget.clone(),
             spawner: Spawner::Session(self.link.clone()),
         };
         Ok(Value::Promise(RpcPromise::from_hook(

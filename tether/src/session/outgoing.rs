@@ -93,7 +93,7 @@ impl Core {
                 id: target_id,
                 path: &path,
                 captures: &captures,
-                instructions: &recording.instructions,
+                program: &recording.program,
             };
             wire::encode(&message, exporter, &EncodeOptions::default())
         });

@@ -1,9 +1,10 @@
 //! Message encoding: an [`OutMessage`] to one line of compact JSON text.
 //!
 //! Owns the outgoing expression forms (what capnweb 0.12's `Devaluator` produces) and the
-//! top-level message layout. Text is written straight into a `String`, with numbers printed as
-//! JavaScript prints them and key order kept. Stubs and promises are referenced through the
-//! [`Exporter`]; this module never touches session tables.
+//! top-level message layout, and the wire form of a recorded mapper [`Program`]. Text is written
+//! straight into a `String`, with numbers printed as JavaScript prints them and key order kept.
+//! Stubs and promises are referenced through the [`Exporter`]; this module never touches session
+//! tables.
 
 use std::fmt::Write as _;
 
@@ -13,10 +14,9 @@ use base64::Engine as _;
 use super::json::{write_number, write_str};
 use super::{EncodeOptions, Exporter, OutMessage, WireRef};
 use crate::core::error::RpcError;
+use crate::core::limits::{serialize_depth_error, MAX_SERIALIZE_DEPTH};
+use crate::core::map::program::{Capture, ErrorExpr, Expr, Program, Ref};
 use crate::core::value::{BytesKind, PathKey, Value};
-
-/// capnweb's fixed serialization depth limit.
-const MAX_SERIALIZE_DEPTH: usize = 256;
 
 pub(super) fn encode(
     msg: &OutMessage<'_>,
@@ -41,7 +41,7 @@ pub(super) fn encode(
             id,
             path,
             captures,
-            instructions,
+            program,
         } => {
             enc.out.push_str("[\"push\",[\"remap\",");
             enc.int(*id);
@@ -54,9 +54,9 @@ pub(super) fn encode(
                 }
                 enc.wire_ref(capture);
             }
-            enc.out.push_str("],[");
-            enc.out.push_str(&instructions.join(","));
-            enc.out.push_str("]]]");
+            enc.out.push_str("],");
+            enc.program(program)?;
+            enc.out.push_str("]]");
         }
         OutMessage::Pull(id) => {
             enc.out.push_str("[\"pull\",");
@@ -88,40 +88,6 @@ pub(super) fn encode(
             enc.out.push(']');
         }
     }
-    Ok(enc.out)
-}
-
-/// Encodes `["pipeline", id, path, args?]` (a mapper instruction).
-pub(super) fn encode_pipeline(
-    id: i64,
-    path: &[PathKey],
-    args: Option<&[Value]>,
-    exporter: &mut dyn Exporter,
-    options: &EncodeOptions,
-) -> Result<String, RpcError> {
-    let mut enc = Encoder {
-        out: String::with_capacity(32),
-        exporter,
-        options,
-        allow_refs: true,
-    };
-    enc.pipeline(id, path, args)?;
-    Ok(enc.out)
-}
-
-/// Encodes one value as an expression.
-pub(super) fn encode_value(
-    value: &Value,
-    exporter: &mut dyn Exporter,
-    options: &EncodeOptions,
-) -> Result<String, RpcError> {
-    let mut enc = Encoder {
-        out: String::with_capacity(32),
-        exporter,
-        options,
-        allow_refs: true,
-    };
-    enc.value(value, 0)?;
     Ok(enc.out)
 }
 
@@ -200,9 +166,7 @@ impl Encoder<'_> {
 
     fn value(&mut self, value: &Value, depth: usize) -> Result<(), RpcError> {
         if depth >= MAX_SERIALIZE_DEPTH {
-            return Err(RpcError::error(
-                "Serialization exceeded maximum allowed depth. (Does the message contain cycles?)",
-            ));
+            return Err(serialize_depth_error());
         }
         match value {
             Value::Undefined => self.out.push_str("[\"undefined\"]"),
@@ -285,25 +249,47 @@ impl Encoder<'_> {
     /// `null` before it) when any property could be encoded. As in capnweb, a property whose
     /// value cannot be encoded is silently left out.
     fn error(&mut self, error: &RpcError, depth: usize) -> Result<(), RpcError> {
+        let props = error
+            .props
+            .iter()
+            .map(|(key, item)| (key, Prop::Value(item)));
+        self.error_parts(
+            &error.name,
+            &error.message,
+            error.stack.as_deref(),
+            props,
+            depth,
+        )
+    }
+
+    fn error_parts<'p>(
+        &mut self,
+        name: &str,
+        message: &str,
+        stack: Option<&str>,
+        props: impl Iterator<Item = (&'p str, Prop<'p>)>,
+        depth: usize,
+    ) -> Result<(), RpcError> {
         self.out.push_str("[\"error\",");
-        write_str(&mut self.out, &error.name);
+        write_str(&mut self.out, name);
         self.out.push(',');
-        write_str(&mut self.out, &error.message);
-        let stack = error
-            .stack
-            .as_deref()
-            .filter(|_| self.options.expose_stacks);
+        write_str(&mut self.out, message);
+        let stack = stack.filter(|_| self.options.expose_stacks);
 
         let outer = std::mem::take(&mut self.out);
         let mut wrote_any = false;
-        for (key, item) in error.props.iter() {
+        for (key, item) in props {
             let mark = self.out.len();
             if wrote_any {
                 self.out.push(',');
             }
             write_str(&mut self.out, key);
             self.out.push(':');
-            if self.value(item, depth + 1).is_ok() {
+            let written = match item {
+                Prop::Value(value) => self.value(value, depth + 1),
+                Prop::Expr(expr) => self.expr(expr, depth + 1),
+            };
+            if written.is_ok() {
                 wrote_any = true;
             } else {
                 self.out.truncate(mark);
@@ -327,4 +313,129 @@ impl Encoder<'_> {
         self.out.push(']');
         Ok(())
     }
+
+    /// A mapper's instructions, `[i1, i2, …]`. A call or read that is an instruction of its own
+    /// always carries its path (`["pipeline", id, path, args?]`), as capnweb records it; the
+    /// last instruction is the result, an expression like any other.
+    fn program(&mut self, program: &Program) -> Result<(), RpcError> {
+        self.out.push('[');
+        let last = program.instructions.len().saturating_sub(1);
+        for (i, instruction) in program.instructions.iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            match instruction {
+                Expr::Ref(r) if i < last => self.reference(r, true, 0)?,
+                other => self.expr(other, 0)?,
+            }
+        }
+        self.out.push(']');
+        Ok(())
+    }
+
+    /// One mapper expression at `depth`; table references are written as they are.
+    fn expr(&mut self, expr: &Expr, depth: usize) -> Result<(), RpcError> {
+        if depth >= MAX_SERIALIZE_DEPTH {
+            return Err(serialize_depth_error());
+        }
+        match expr {
+            Expr::Value(value) => self.value(value, depth)?,
+            Expr::Array(items) => {
+                self.out.push_str("[[");
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(',');
+                    }
+                    self.expr(item, depth + 1)?;
+                }
+                self.out.push_str("]]");
+            }
+            Expr::Object(entries) => {
+                self.out.push('{');
+                for (i, (key, item)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(',');
+                    }
+                    write_str(&mut self.out, key);
+                    self.out.push(':');
+                    self.expr(item, depth + 1)?;
+                }
+                self.out.push('}');
+            }
+            Expr::Error(error) => self.error_expr(error, depth)?,
+            Expr::Ref(r) => self.reference(r, false, depth)?,
+            Expr::Remap(remap) => {
+                self.out.push_str("[\"remap\",");
+                self.int(remap.id);
+                self.out.push(',');
+                self.path(&remap.path);
+                self.out.push_str(",[");
+                for (i, capture) in remap.captures.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(',');
+                    }
+                    let (tag, id) = match capture {
+                        Capture::Import(id) => ("[\"import\",", id),
+                        Capture::Export(id) => ("[\"export\",", id),
+                    };
+                    self.out.push_str(tag);
+                    self.int(*id);
+                    self.out.push(']');
+                }
+                self.out.push_str("],");
+                self.program(&remap.program)?;
+                self.out.push(']');
+            }
+            Expr::Fail(error) => return Err(error.clone()),
+        }
+        Ok(())
+    }
+
+    fn error_expr(&mut self, error: &ErrorExpr, depth: usize) -> Result<(), RpcError> {
+        let props = error
+            .props
+            .iter()
+            .map(|(key, item)| (key.as_str(), Prop::Expr(item)));
+        self.error_parts(
+            &error.name,
+            &error.message,
+            error.stack.as_deref(),
+            props,
+            depth,
+        )
+    }
+
+    /// `["pipeline" | "import", id, path?, args?]`; the path is left out when it is empty and
+    /// nothing follows it, unless `full`.
+    fn reference(&mut self, r: &Ref, full: bool, depth: usize) -> Result<(), RpcError> {
+        self.out.push_str(if r.promise {
+            "[\"pipeline\","
+        } else {
+            "[\"import\","
+        });
+        self.int(r.id);
+        if full || !r.path.is_empty() || r.args.is_some() {
+            self.out.push(',');
+            self.path(&r.path);
+        }
+        if let Some(args) = &r.args {
+            // A plain array of expressions, as in `pipeline` (see there).
+            self.out.push_str(",[");
+            for (i, arg) in args.iter().enumerate() {
+                if i > 0 {
+                    self.out.push(',');
+                }
+                self.expr(arg, depth + 1)?;
+            }
+            self.out.push(']');
+        }
+        self.out.push(']');
+        Ok(())
+    }
+}
+
+/// An error property to encode: a value, or a mapper expression.
+enum Prop<'a> {
+    Value(&'a Value),
+    Expr(&'a Expr),
 }

@@ -1,44 +1,28 @@
-//! Expression evaluation: a parsed JSON expression to a [`Value`].
+//! Expression evaluation: a parsed expression ([`Node`]) to a [`Value`], moving out of it.
 //!
 //! Owns the meaning of every expression form of the protocol (literals, the `[[…]]` array
 //! escape, `undefined`, non-finite numbers, `bigint`, `date`, `bytes`, `error`, and the
 //! reference forms, which are handed to the [`Importer`]), the per-level depth limit, the bigint
 //! length limit, and the stripping of `Object.prototype` keys. Error types and messages follow
-//! capnweb 0.12's `Evaluator`.
+//! capnweb 0.12's `Evaluator`. [`classify`] is the one place that decides whether a `[tag, …]`
+//! array is a valid special form; the mapper decoder (`program`) shares it.
 
+use std::borrow::Cow;
+
+use super::json::number_to_string;
+use super::node::{as_id, js_typeof, stringify, write_json, Node};
+use super::parse::{depth_error, utf16_len};
+use super::program::decode_program;
+use super::{Importer, Limits};
+use crate::core::error::RpcError;
+use crate::core::limits::bigint_length_error;
+use crate::core::map::program::Capture;
+use crate::core::value::{is_prototype_key, time_clip, Bytes, BytesKind, Object, PathKey, Value};
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use num_bigint::BigInt;
-use serde_json::Value as Json;
-
-use super::json::{as_id, js_typeof, number_to_string, stringify, write_json};
-use super::parse::{depth_error, utf16_len};
-use super::{Capture, Importer, Limits};
-use crate::core::error::RpcError;
-use crate::core::value::{Bytes, BytesKind, Object, PathKey, Value};
-
-/// Keys that name `Object.prototype` members (plus `toJSON`): evaluated, then dropped.
-const DANGEROUS_KEYS: [&str; 13] = [
-    "constructor",
-    "__proto__",
-    "__defineGetter__",
-    "__defineSetter__",
-    "__lookupGetter__",
-    "__lookupSetter__",
-    "hasOwnProperty",
-    "isPrototypeOf",
-    "propertyIsEnumerable",
-    "toLocaleString",
-    "toString",
-    "valueOf",
-    "toJSON",
-];
-
-fn is_dangerous_key(key: &str) -> bool {
-    DANGEROUS_KEYS.contains(&key)
-}
 
 /// Base64 as Node's decoder accepts it: padding optional, non-zero trailing bits tolerated.
 const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
@@ -48,7 +32,7 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT)
 const BASE64_URL: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
 
 pub(super) fn evaluate(
-    expr: Json,
+    expr: Node<'_>,
     importer: &mut dyn Importer,
     limits: &Limits,
 ) -> Result<Value, RpcError> {
@@ -61,7 +45,7 @@ fn type_error(message: impl Into<String>) -> RpcError {
 
 #[cold]
 #[inline(never)]
-fn unknown_special(items: &[Json]) -> RpcError {
+pub(super) fn unknown_special(items: &[Node<'_>]) -> RpcError {
     let mut text = String::from("[");
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
@@ -74,11 +58,88 @@ fn unknown_special(items: &[Json]) -> RpcError {
 }
 
 /// The error capnweb's session raises for an id that names no export.
-fn no_such_entry(id: &Json) -> RpcError {
+fn no_such_entry(id: &Node<'_>) -> RpcError {
     RpcError::protocol(
         "Error",
         format!("no such entry on exports table: {}", stringify(id)),
     )
+}
+
+/// A valid `[tag, …]` special form, its parts taken out of the array.
+pub(super) enum Form<'a> {
+    /// `undefined`, the non-finite numbers, `bigint`, `date`, `bytes`.
+    Literal(Value),
+    /// `["error", name, message, stack?, props?]`; `props` still to evaluate (`name`,
+    /// `message` and `stack` keys already left out).
+    Error {
+        error: RpcError,
+        props: Vec<(Cow<'a, str>, Node<'a>)>,
+    },
+    /// `["import" | "pipeline", id, path?, args?]`; `args` still to evaluate.
+    Reference {
+        id: i64,
+        path: Vec<PathKey>,
+        args: Option<Vec<Node<'a>>>,
+        promise: bool,
+    },
+    /// `["export" | "promise", id]`: the peer introduces a stub or a promise.
+    Introduce { id: i64, promise: bool },
+    /// `["remap", id, path, captures, instructions]`.
+    Remap {
+        id: i64,
+        path: Vec<PathKey>,
+        captures: Vec<Capture>,
+        instructions: Vec<Node<'a>>,
+    },
+}
+
+/// Decides what a `[tag, …]` array is. `Ok(None)` means "not a valid special value" (the caller
+/// reports it with the untouched input); parts are taken out of `items` only once the form is
+/// valid. `Err` is a valid-looking form with a bad part (bigint, base64, id, capture).
+pub(super) fn classify<'a>(
+    items: &mut [Node<'a>],
+    limits: &Limits,
+) -> Result<Option<Form<'a>>, RpcError> {
+    let Some(tag) = items.first().and_then(Node::as_str) else {
+        return Ok(None);
+    };
+    let value = match tag {
+        "undefined" if items.len() == 1 => Value::Undefined,
+        "inf" => Value::Number(f64::INFINITY),
+        "-inf" => Value::Number(f64::NEG_INFINITY),
+        "nan" => Value::Number(f64::NAN),
+        "bigint" => match items.get(1) {
+            Some(Node::String(digits)) => Value::BigInt(bigint(digits, limits)?),
+            _ => return Ok(None),
+        },
+        "date" => match items.get(1) {
+            Some(Node::Null) => Value::Date(f64::NAN),
+            Some(Node::Number(n)) => Value::Date(time_clip(*n)),
+            _ => return Ok(None),
+        },
+        "bytes" => match items.get(1) {
+            Some(Node::String(b64)) => Value::Bytes(bytes(b64, items.get(2))?),
+            _ => return Ok(None),
+        },
+        "error" => return Ok(error(items)),
+        "import" | "pipeline" => {
+            let promise = tag == "pipeline";
+            return reference(items, promise);
+        }
+        "export" | "promise" => {
+            let promise = tag == "promise";
+            // A fractional or huge id cannot name a table entry.
+            return Ok(items
+                .get(1)
+                .and_then(as_id)
+                .map(|id| Form::Introduce { id, promise }));
+        }
+        "remap" => return remap(items),
+        // Not supported yet: "url", "headers", "request", "response", "blob", "writable"
+        // and "readable" are reported as unknown special values for now.
+        _ => return Ok(None),
+    };
+    Ok(Some(Form::Literal(value)))
 }
 
 struct Evaluator<'a> {
@@ -89,52 +150,56 @@ struct Evaluator<'a> {
 impl Evaluator<'_> {
     /// Evaluates one expression at `depth`. The recursive path (this, `object`, `array`,
     /// `eval_elements`) keeps its frames small: nesting goes up to `max_depth` levels.
-    fn eval(&mut self, expr: Json, depth: usize) -> Result<Value, RpcError> {
+    fn eval(&mut self, expr: Node<'_>, depth: usize) -> Result<Value, RpcError> {
         if depth >= self.limits.max_depth {
             return Err(depth_error(self.limits.max_depth));
         }
         match expr {
-            Json::Null => Ok(Value::Null),
-            Json::Bool(b) => Ok(Value::Bool(b)),
-            Json::Number(n) => Ok(Value::Number(n.as_f64().unwrap_or(f64::NAN))),
-            Json::String(s) => Ok(Value::String(s)),
-            Json::Object(map) => self.object(map, depth),
-            Json::Array(items) => self.array(items, depth),
+            Node::Null => Ok(Value::Null),
+            Node::Bool(b) => Ok(Value::Bool(b)),
+            Node::Number(n) => Ok(Value::Number(n)),
+            Node::String(s) => Ok(Value::String(s.into_owned())),
+            Node::Object(map) => self.object(map, depth),
+            Node::Array(items) => self.array(items, depth),
         }
     }
 
     #[inline(never)]
     fn object(
         &mut self,
-        map: serde_json::Map<String, Json>,
+        map: Vec<(Cow<'_, str>, Node<'_>)>,
         depth: usize,
     ) -> Result<Value, RpcError> {
         // The parsed map's keys are already unique: collect without re-checking (linear time).
         let mut entries = Vec::with_capacity(map.len());
         for (key, item) in map {
             let value = self.eval(item, depth + 1)?;
-            if !is_dangerous_key(&key) {
-                entries.push((key, value));
+            if !is_prototype_key(&key) {
+                entries.push((key.into_owned(), value));
             }
         }
         Ok(Value::Object(Object::from_unique(entries)))
     }
 
     #[inline(never)]
-    fn array(&mut self, mut items: Vec<Json>, depth: usize) -> Result<Value, RpcError> {
-        if let [Json::Array(inner)] = items.as_mut_slice() {
+    fn array(&mut self, mut items: Vec<Node<'_>>, depth: usize) -> Result<Value, RpcError> {
+        if let [Node::Array(inner)] = items.as_mut_slice() {
             return Ok(Value::Array(
                 self.eval_elements(std::mem::take(inner), depth)?,
             ));
         }
-        match self.special(&mut items, depth)? {
-            Some(value) => Ok(value),
+        match classify(&mut items, self.limits)? {
+            Some(form) => self.special(form, depth),
             None => Err(unknown_special(&items)),
         }
     }
 
     /// Elements of an array value or of a call's argument list, one level below `depth`.
-    fn eval_elements(&mut self, items: Vec<Json>, depth: usize) -> Result<Vec<Value>, RpcError> {
+    fn eval_elements(
+        &mut self,
+        items: Vec<Node<'_>>,
+        depth: usize,
+    ) -> Result<Vec<Value>, RpcError> {
         let mut values = Vec::with_capacity(items.len());
         for item in items {
             values.push(self.eval(item, depth + 1)?);
@@ -142,159 +207,141 @@ impl Evaluator<'_> {
         Ok(values)
     }
 
-    /// A `[tag, …]` form. `Ok(None)` means "not a valid special value" (the caller reports it
-    /// with the untouched input); parts are taken out of `items` only once the form is valid.
     #[inline(never)]
-    fn special(&mut self, items: &mut [Json], depth: usize) -> Result<Option<Value>, RpcError> {
-        let Some(tag) = items.first().and_then(Json::as_str) else {
-            return Ok(None);
-        };
-        let value = match tag {
-            "undefined" if items.len() == 1 => Value::Undefined,
-            "inf" => Value::Number(f64::INFINITY),
-            "-inf" => Value::Number(f64::NEG_INFINITY),
-            "nan" => Value::Number(f64::NAN),
-            "bigint" => match items.get(1) {
-                Some(Json::String(digits)) => Value::BigInt(self.bigint(digits)?),
-                _ => return Ok(None),
-            },
-            "date" => match items.get(1) {
-                Some(Json::Null) => Value::Date(f64::NAN),
-                Some(Json::Number(n)) => Value::Date(time_clip(n.as_f64().unwrap_or(f64::NAN))),
-                _ => return Ok(None),
-            },
-            "bytes" => match items.get(1) {
-                Some(Json::String(b64)) => Value::Bytes(bytes(b64, items.get(2))?),
-                _ => return Ok(None),
-            },
-            "error" => return self.error(items, depth),
-            "import" | "pipeline" => return self.reference(items, depth, tag == "pipeline"),
-            "export" | "promise" => {
-                let promise = tag == "promise";
-                // A fractional or huge id cannot name a table entry.
-                let Some(id) = items.get(1).and_then(as_id) else {
-                    return Ok(None);
+    fn special(&mut self, form: Form<'_>, depth: usize) -> Result<Value, RpcError> {
+        match form {
+            Form::Literal(value) => Ok(value),
+            Form::Error { mut error, props } => {
+                for (key, item) in props {
+                    let value = self.eval(item, depth + 1)?;
+                    if !is_prototype_key(&key) {
+                        error.props.insert(key.into_owned(), value);
+                    }
+                }
+                Ok(Value::Error(Box::new(error)))
+            }
+            Form::Reference {
+                id,
+                path,
+                args,
+                promise,
+            } => {
+                let args = match args {
+                    Some(args) => Some(self.eval_elements(args, depth)?),
+                    None => None,
                 };
-                if promise {
-                    self.importer.import_promise(id)?
-                } else {
-                    self.importer.import_stub(id)?
-                }
+                self.importer.reference(id, path, args, promise)
             }
-            "remap" => return self.remap(items),
-            // Not supported yet: "url", "headers", "request", "response", "blob", "writable"
-            // and "readable" are reported as unknown special values for now.
-            _ => return Ok(None),
-        };
-        Ok(Some(value))
-    }
-
-    fn bigint(&self, digits: &str) -> Result<BigInt, RpcError> {
-        let max = self.limits.max_bigint_digits;
-        if digits.len() > max && utf16_len(digits) > max {
-            return Err(type_error(format!(
-                "Deserialized bigint exceeds maximum length of {max} digits."
-            )));
-        }
-        parse_js_bigint(digits).ok_or_else(|| {
-            RpcError::protocol(
-                "SyntaxError",
-                format!("Cannot convert {digits} to a BigInt"),
-            )
-        })
-    }
-
-    /// `["error", type, message, stack?, props?]`.
-    fn error(&mut self, items: &mut [Json], depth: usize) -> Result<Option<Value>, RpcError> {
-        let (Some(Json::String(name)), Some(Json::String(message))) = (items.get(1), items.get(2))
-        else {
-            return Ok(None);
-        };
-        // capnweb turns names other than the standard Error classes into plain `Error`; the name
-        // is kept here as sent (a JavaScript receiver still applies its own mapping later).
-        let mut error = RpcError::new(name.as_str(), message.as_str());
-        if let Some(Json::String(stack)) = items.get(3) {
-            error.stack = Some(stack.clone());
-        }
-        if items.len() >= 5 {
-            let Some(Json::Object(props)) = items.get_mut(4) else {
-                return Ok(None);
-            };
-            for (key, item) in std::mem::take(props) {
-                if matches!(key.as_str(), "name" | "message" | "stack") {
-                    continue;
-                }
-                let value = self.eval(item, depth + 1)?;
-                if !is_dangerous_key(&key) {
-                    error.props.insert(key, value);
-                }
+            Form::Introduce { id, promise: true } => self.importer.import_promise(id),
+            Form::Introduce { id, promise: false } => self.importer.import_stub(id),
+            Form::Remap {
+                id,
+                path,
+                captures,
+                instructions,
+            } => {
+                let program = decode_program(instructions, self.limits);
+                self.importer.remap(id, path, captures, program)
             }
         }
-        Ok(Some(Value::Error(Box::new(error))))
-    }
-
-    /// `["import" | "pipeline", id, path?, args?]`.
-    fn reference(
-        &mut self,
-        items: &mut [Json],
-        depth: usize,
-        promise: bool,
-    ) -> Result<Option<Value>, RpcError> {
-        if !(2..=4).contains(&items.len()) {
-            return Ok(None);
-        }
-        let Some(id_json @ Json::Number(_)) = items.get(1) else {
-            return Ok(None);
-        };
-        let id = as_id(id_json).ok_or_else(|| no_such_entry(id_json));
-        let path = match items.get(2) {
-            None => Vec::new(),
-            Some(path) => match path_keys(path) {
-                Some(path) => path,
-                None => return Ok(None),
-            },
-        };
-        let args = match items.get_mut(3) {
-            None => None,
-            Some(Json::Array(args)) => Some(std::mem::take(args)),
-            Some(_) => return Ok(None),
-        };
-        let id = id?;
-        let args = match args {
-            Some(args) => Some(self.eval_elements(args, depth)?),
-            None => None,
-        };
-        self.importer.reference(id, path, args, promise).map(Some)
-    }
-
-    /// `["remap", id, path, captures, instructions]`.
-    fn remap(&mut self, items: &mut [Json]) -> Result<Option<Value>, RpcError> {
-        let [_, id_json @ Json::Number(_), path, Json::Array(captures), Json::Array(instructions)] =
-            items
-        else {
-            return Ok(None);
-        };
-        let Some(path) = path_keys(path) else {
-            return Ok(None);
-        };
-        let Some(id) = as_id(id_json) else {
-            return Err(no_such_entry(id_json));
-        };
-        let captures = captures
-            .iter()
-            .map(capture)
-            .collect::<Result<Vec<_>, _>>()?;
-        let instructions = std::mem::take(instructions);
-        self.importer
-            .remap(id, path, captures, instructions)
-            .map(Some)
     }
 }
 
+fn bigint(digits: &str, limits: &Limits) -> Result<BigInt, RpcError> {
+    let max = limits.max_bigint_digits;
+    if digits.len() > max && utf16_len(digits) > max {
+        return Err(bigint_length_error(max));
+    }
+    parse_js_bigint(digits).ok_or_else(|| {
+        RpcError::protocol(
+            "SyntaxError",
+            format!("Cannot convert {digits} to a BigInt"),
+        )
+    })
+}
+
+/// `["error", type, message, stack?, props?]`.
+fn error<'a>(items: &mut [Node<'a>]) -> Option<Form<'a>> {
+    let (Some(Node::String(name)), Some(Node::String(message))) = (items.get(1), items.get(2))
+    else {
+        return None;
+    };
+    // capnweb turns names other than the standard Error classes into plain `Error`; the name
+    // is kept here as sent (a JavaScript receiver still applies its own mapping later).
+    let mut error = RpcError::new(name.as_ref(), message.as_ref());
+    if let Some(Node::String(stack)) = items.get(3) {
+        error.stack = Some(stack.as_ref().to_owned());
+    }
+    let mut props = Vec::new();
+    if items.len() >= 5 {
+        let Some(Node::Object(all)) = items.get_mut(4) else {
+            return None;
+        };
+        // `name`, `message` and `stack` are skipped without evaluation.
+        props = std::mem::take(all);
+        props.retain(|(key, _)| !matches!(key.as_ref(), "name" | "message" | "stack"));
+    }
+    Some(Form::Error { error, props })
+}
+
+/// `["import" | "pipeline", id, path?, args?]`.
+fn reference<'a>(items: &mut [Node<'a>], promise: bool) -> Result<Option<Form<'a>>, RpcError> {
+    if !(2..=4).contains(&items.len()) {
+        return Ok(None);
+    }
+    let Some(id_json @ Node::Number(_)) = items.get(1) else {
+        return Ok(None);
+    };
+    let id = as_id(id_json).ok_or_else(|| no_such_entry(id_json));
+    let path = match items.get(2) {
+        None => Vec::new(),
+        Some(path) => match path_keys(path) {
+            Some(path) => path,
+            None => return Ok(None),
+        },
+    };
+    let args = match items.get_mut(3) {
+        None => None,
+        Some(Node::Array(args)) => Some(std::mem::take(args)),
+        Some(_) => return Ok(None),
+    };
+    Ok(Some(Form::Reference {
+        id: id?,
+        path,
+        args,
+        promise,
+    }))
+}
+
+/// `["remap", id, path, captures, instructions]`.
+fn remap<'a>(items: &mut [Node<'a>]) -> Result<Option<Form<'a>>, RpcError> {
+    let [_, id_json @ Node::Number(_), path, Node::Array(captures), Node::Array(instructions)] =
+        items
+    else {
+        return Ok(None);
+    };
+    let Some(path) = path_keys(path) else {
+        return Ok(None);
+    };
+    let Some(id) = as_id(id_json) else {
+        return Err(no_such_entry(id_json));
+    };
+    let captures = captures
+        .iter()
+        .map(capture)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(Form::Remap {
+        id,
+        path,
+        captures,
+        instructions: std::mem::take(instructions),
+    }))
+}
+
 /// One `["import" | "export", id]` capture of a `remap`.
-fn capture(json: &Json) -> Result<Capture, RpcError> {
+fn capture(json: &Node<'_>) -> Result<Capture, RpcError> {
     let parsed = match json {
-        Json::Array(pair) if pair.len() == 2 => {
+        Node::Array(pair) if pair.len() == 2 => {
             let id = as_id(&pair[1]);
             match (pair[0].as_str(), id) {
                 (Some("import"), Some(id)) => Some(Capture::Import(id)),
@@ -309,34 +356,25 @@ fn capture(json: &Json) -> Result<Capture, RpcError> {
 
 /// A property path: an array of strings and numbers. Non-negative integers are indexes; other
 /// numbers become the property name JavaScript would use (`1.5` → `"1.5"`).
-fn path_keys(json: &Json) -> Option<Vec<PathKey>> {
-    let Json::Array(parts) = json else {
+fn path_keys(json: &Node<'_>) -> Option<Vec<PathKey>> {
+    let Node::Array(parts) = json else {
         return None;
     };
     parts
         .iter()
         .map(|part| match part {
-            Json::String(s) => Some(PathKey::Name(s.clone())),
-            Json::Number(n) => Some(match as_id(part) {
+            Node::String(s) => Some(PathKey::Name(s.as_ref().to_owned())),
+            Node::Number(n) => Some(match as_id(part) {
                 Some(i) if i >= 0 => PathKey::Index(i.unsigned_abs()),
-                _ => PathKey::Name(number_to_string(n.as_f64().unwrap_or(f64::NAN))),
+                _ => PathKey::Name(number_to_string(*n)),
             }),
             _ => None,
         })
         .collect()
 }
 
-/// JavaScript's TimeClip, applied by `new Date(ms)`.
-fn time_clip(ms: f64) -> f64 {
-    if !ms.is_finite() || ms.abs() > 8.64e15 {
-        f64::NAN
-    } else {
-        ms.trunc() + 0.0
-    }
-}
-
 /// `["bytes", base64, type?]`.
-fn bytes(b64: &str, marker: Option<&Json>) -> Result<Bytes, RpcError> {
+fn bytes(b64: &str, marker: Option<&Node<'_>>) -> Result<Bytes, RpcError> {
     // The URL-safe alphabet (which Node's decoder also accepts) is only tried as a fallback.
     let data = BASE64
         .decode(b64)
@@ -345,7 +383,7 @@ fn bytes(b64: &str, marker: Option<&Json>) -> Result<Bytes, RpcError> {
     let Some(marker) = marker else {
         return Ok(Bytes::new(data));
     };
-    let Json::String(name) = marker else {
+    let Node::String(name) = marker else {
         return Err(type_error(format!(
             "Unknown bytes type marker type: {}",
             js_typeof(marker)

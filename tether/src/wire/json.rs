@@ -1,13 +1,10 @@
 //! JSON text as JavaScript writes it.
 //!
 //! Owns the low-level writers shared by the codec: numbers formatted like JavaScript's
-//! `Number.prototype.toString` (what `JSON.stringify` prints), strings escaped like
-//! `JSON.stringify`, and a compact `JSON.stringify` of a parsed [`Json`] tree (used in error
-//! messages that quote the offending input).
+//! `Number.prototype.toString` (what `JSON.stringify` prints) and strings escaped like
+//! `JSON.stringify`.
 
 use std::fmt::Write as _;
-
-use serde_json::Value as Json;
 
 /// 2^53: integral numbers below this print through the integer fast path.
 const MAX_SAFE: f64 = 9_007_199_254_740_992.0;
@@ -223,87 +220,4 @@ pub(super) fn write_str(out: &mut String, s: &str) {
     }
     out.push_str(&s[start..]);
     out.push('"');
-}
-
-/// Writes a parsed JSON tree compactly, as `JSON.stringify` would print the parsed value.
-pub(super) fn write_json(out: &mut String, value: &Json) {
-    match value {
-        Json::Null => out.push_str("null"),
-        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Json::Number(n) => match (n.as_i64(), n.as_f64()) {
-            (Some(i), _) if i.unsigned_abs() <= 1 << 53 => {
-                let _ = write!(out, "{i}");
-            }
-            (_, Some(f)) => write_number(out, f),
-            _ => out.push_str("null"),
-        },
-        Json::String(s) => write_str(out, s),
-        Json::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_json(out, item);
-            }
-            out.push(']');
-        }
-        Json::Object(map) => {
-            // JavaScript objects list array-index keys first, in ascending order.
-            let mut entries: Vec<(&String, &Json)> = map.iter().collect();
-            if entries.iter().any(|(key, _)| array_index(key).is_some()) {
-                entries.sort_by_key(|(key, _)| array_index(key).map_or((1, 0), |i| (0, i)));
-            }
-            out.push('{');
-            for (i, (key, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_str(out, key);
-                out.push(':');
-                write_json(out, item);
-            }
-            out.push('}');
-        }
-    }
-}
-
-/// The value of `key` if JavaScript treats it as an array index (canonical, below 2^32 - 1).
-fn array_index(key: &str) -> Option<u32> {
-    if key.is_empty() || key.len() > 10 || (key.len() > 1 && key.starts_with('0')) {
-        return None;
-    }
-    if !key.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    key.parse::<u32>().ok().filter(|i| *i != u32::MAX)
-}
-
-/// `JSON.stringify(value)` of a parsed JSON tree.
-pub(super) fn stringify(value: &Json) -> String {
-    let mut out = String::new();
-    write_json(&mut out, value);
-    out
-}
-
-/// JavaScript's `typeof` for a parsed JSON value.
-pub(super) fn js_typeof(value: &Json) -> &'static str {
-    match value {
-        Json::Bool(_) => "boolean",
-        Json::Number(_) => "number",
-        Json::String(_) => "string",
-        Json::Null | Json::Array(_) | Json::Object(_) => "object",
-    }
-}
-
-/// A JSON number as an id: an integer within ±2^53 (`1.0` and `-0` count as integers).
-pub(super) fn as_id(value: &Json) -> Option<i64> {
-    let Json::Number(n) = value else {
-        return None;
-    };
-    if let Some(i) = n.as_i64() {
-        return (i.unsigned_abs() <= 1 << 53).then_some(i);
-    }
-    let f = n.as_f64()?;
-    (f.fract() == 0.0 && f.abs() <= MAX_SAFE).then_some(f as i64)
 }

@@ -2,38 +2,53 @@
 //!
 //! Owns: parsing a frame into a [`RawMessage`] (with every malformed-input check and the exact
 //! error type and message capnweb uses), evaluating an expression into a [`Value`] through an
-//! [`Importer`], and encoding outgoing messages through an [`Exporter`]. It must not touch session
-//! tables itself: every reference (`import`, `pipeline`, `export`, `promise`, `remap`) is handed to
-//! the importer/exporter, which the session implements.
+//! [`Importer`], decoding the instructions of a peer's `remap` into the mapper form
+//! ([`Program`], once per message), and encoding outgoing messages (a recorded [`Program`]
+//! included) through an [`Exporter`]. It must not touch session tables itself: every reference
+//! (`import`, `pipeline`, `export`, `promise`, `remap`) is handed to the importer/exporter,
+//! which the session implements.
 //!
-//! Submodules: `parse` (frames and message shapes), `evaluate` (expressions to values), `encode`
-//! (values and messages to text), `json` (JavaScript-style JSON text helpers).
+//! A frame is parsed once, into the message and a [`Node`] tree borrowing from the frame's text;
+//! evaluation then moves out of that tree.
+//!
+//! Submodules: `parse` (frames and message shapes), `node` (the parsed tree), `evaluate`
+//! (expressions to values, and the acceptance rules of every special form), `program` (mapper
+//! instructions to a [`Program`]), `encode` (values, programs and messages to text), `json`
+//! (JavaScript-style number and string writers), and, with the hidden `bench-internals`
+//! feature only, `bench` (entry points for the parse micro-benchmark in `bench/parse`).
 
+#[cfg(feature = "bench-internals")]
+pub mod bench;
 mod encode;
 mod evaluate;
 mod json;
+mod node;
 mod parse;
+mod program;
 #[cfg(test)]
 mod tests;
 
-use serde_json::Value as Json;
-
 use crate::core::error::RpcError;
+pub(crate) use crate::core::map::program::Capture;
+use crate::core::map::program::Program;
 use crate::core::stub::{RpcPromise, Stub};
 use crate::core::value::{PathKey, Value};
 
 pub(crate) use crate::core::Limits;
 
-/// A parsed top-level message whose expressions are not evaluated yet.
+pub(crate) use node::Node;
+
+/// A parsed top-level message whose expressions are not evaluated yet; they borrow from the
+/// frame's text.
 #[derive(Debug)]
-pub(crate) enum RawMessage {
-    Push(Json),
-    Stream(Json),
+pub(crate) enum RawMessage<'a> {
+    Push(Node<'a>),
+    Stream(Node<'a>),
     Pull(i64),
-    Resolve(i64, Json),
-    Reject(i64, Json),
+    Resolve(i64, Node<'a>),
+    Reject(i64, Node<'a>),
     Release(i64, u64),
-    Abort(Json),
+    Abort(Node<'a>),
     Pipe,
 }
 
@@ -41,17 +56,11 @@ pub(crate) enum RawMessage {
 /// [`ErrorKind::Protocol`](crate::core::error::ErrorKind::Protocol): over-size `TypeError`, over-deep
 /// `TypeError`, invalid JSON `SyntaxError`, and `Error: bad RPC message: <JSON>` for a shape
 /// capnweb would refuse. A missing `abort` expression is given as `["undefined"]`.
-pub(crate) fn parse_message(text: &str, limits: &Limits) -> Result<RawMessage, RpcError> {
+pub(crate) fn parse_message<'a>(
+    text: &'a str,
+    limits: &Limits,
+) -> Result<RawMessage<'a>, RpcError> {
     parse::parse_message(text, limits)
-}
-
-/// A capture of a `remap` expression.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Capture {
-    /// `["import", id]`: the sender's import, i.e. one of our exports.
-    Import(i64),
-    /// `["export", id]`: the sender's export, i.e. a new import for us.
-    Export(i64),
 }
 
 /// Turns references inside an expression into values. Implemented by the session.
@@ -68,21 +77,21 @@ pub(crate) trait Importer {
     fn import_stub(&mut self, id: i64) -> Result<Value, RpcError>;
     /// `["promise", id]`: the peer introduces a promise.
     fn import_promise(&mut self, id: i64) -> Result<Value, RpcError>;
-    /// `["remap", id, path, captures, instructions]`.
+    /// `["remap", id, path, captures, instructions]`, the instructions decoded once.
     fn remap(
         &mut self,
         id: i64,
         path: Vec<PathKey>,
         captures: Vec<Capture>,
-        instructions: Vec<Json>,
+        program: Program,
     ) -> Result<Value, RpcError>;
 }
 
-/// Evaluates an expression. `depth` limit and bigint limit apply; dangerous keys are stripped.
-/// On error, whatever was already built (including stubs the importer made) is dropped; the
-/// importer's own errors are passed through unchanged.
+/// Evaluates an expression, moving out of it. `depth` limit and bigint limit apply; dangerous
+/// keys are stripped. On error, whatever was already built (including stubs the importer made)
+/// is dropped; the importer's own errors are passed through unchanged.
 pub(crate) fn evaluate(
-    expr: Json,
+    expr: Node<'_>,
     importer: &mut dyn Importer,
     limits: &Limits,
 ) -> Result<Value, RpcError> {
@@ -124,12 +133,13 @@ pub(crate) enum OutMessage<'a> {
         path: &'a [PathKey],
         args: Option<&'a [Value]>,
     },
-    /// `["push", ["remap", id, path, captures, instructions]]`; instructions are pre-encoded.
+    /// `["push", ["remap", id, path, captures, instructions]]`, the instructions encoded from
+    /// a recorded program (whose table references are written as they are).
     PushRemap {
         id: i64,
         path: &'a [PathKey],
         captures: &'a [WireRef],
-        instructions: &'a [String],
+        program: &'a Program,
     },
     Pull(i64),
     Resolve(i64, &'a Value),
@@ -148,19 +158,4 @@ pub(crate) fn encode(
     options: &EncodeOptions,
 ) -> Result<String, RpcError> {
     encode::encode(msg, exporter, options)
-}
-
-/// Encodes `["pipeline", id, path, args?]`, as a mapper instruction.
-pub(crate) fn encode_pipeline(
-    id: i64,
-    path: &[PathKey],
-    args: Option<&[Value]>,
-    exporter: &mut dyn Exporter,
-) -> Result<String, RpcError> {
-    encode::encode_pipeline(id, path, args, exporter, &EncodeOptions::default())
-}
-
-/// Encodes one value as an expression, as a mapper's final instruction.
-pub(crate) fn encode_value(value: &Value, exporter: &mut dyn Exporter) -> Result<String, RpcError> {
-    encode::encode_value(value, exporter, &EncodeOptions::default())
 }

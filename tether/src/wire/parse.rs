@@ -1,26 +1,33 @@
-//! Frame parsing: one text frame to a [`RawMessage`].
+//! Frame parsing: one text frame to a [`RawMessage`], in one pass.
 //!
 //! Owns the receive-side checks that happen before any expression is evaluated, in capnweb's
 //! order: the size limit (in UTF-16 code units), a cheap non-recursive nesting pre-scan (so a
 //! hostile `[[[[…` cannot exhaust the stack), JSON syntax (`SyntaxError`), and the top-level
 //! message shape (`Error: bad RPC message: …`), following capnweb 0.12's `readLoop`.
+//!
+//! The frame is parsed once, by serde_json, straight into the message: the tag and ids are
+//! read in place and the expression becomes a [`Node`] tree that borrows its strings from the
+//! frame. Every element is parsed as a value, ignored ones included, so what is a syntax error
+//! does not depend on the shape; only a refused shape parses the frame a second time, to quote
+//! it.
 
-use serde_json::Value as Json;
+use std::fmt;
 
-use super::json::{as_id, stringify};
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use super::node::{as_id, stringify, Node};
 use super::{Limits, RawMessage};
 use crate::core::error::RpcError;
 
-pub(super) fn parse_message(text: &str, limits: &Limits) -> Result<RawMessage, RpcError> {
+pub(super) fn parse_message<'a>(
+    text: &'a str,
+    limits: &Limits,
+) -> Result<RawMessage<'a>, RpcError> {
     check_size(text, limits.max_message_size)?;
     check_nesting(text, limits)?;
-    let json = parse_json(text)?;
-    match json {
-        Json::Array(mut items) => match shape(&mut items) {
-            Some(message) => Ok(message),
-            None => Err(bad_message(&Json::Array(items))),
-        },
-        other => Err(bad_message(&other)),
+    match parse_json::<Parsed<'a>>(text)? {
+        Parsed::Message(message) => Ok(message),
+        Parsed::Refused => Err(bad_message(&parse_json::<Node<'a>>(text)?)),
     }
 }
 
@@ -54,13 +61,19 @@ pub(super) fn depth_error(max_depth: usize) -> RpcError {
 }
 
 /// Rejects JSON nesting deeper than any expression within `max_depth` could need, without
-/// recursion. An array value `[[…]]` takes two JSON levels per value level, so the bound is
+/// recursion, and without the string-aware scan when the frame has too few brackets to nest
+/// that deep. An array value `[[…]]` takes two JSON levels per value level, so the bound is
 /// `2 * max_depth + 8`; the exact per-level check happens in `evaluate`.
 fn check_nesting(text: &str, limits: &Limits) -> Result<(), RpcError> {
     let bound = limits.max_depth.saturating_mul(2).saturating_add(8);
     let bytes = text.as_bytes();
     if bytes.len() <= bound {
         return Ok(()); // too short to nest deeper than the bound
+    }
+    // Nesting never exceeds the number of opening brackets; counting them (strings included)
+    // is a loop the compiler vectorizes, so large payloads skip the string-aware scan.
+    if count_opening(bytes) <= bound {
+        return Ok(());
     }
     let mut depth = 0usize;
     let mut i = 0;
@@ -79,6 +92,26 @@ fn check_nesting(text: &str, limits: &Limits) -> Result<(), RpcError> {
         }
     }
     Ok(())
+}
+
+/// The number of `[` and `{` bytes in `bytes`. Counted per 64-byte block into a `u8` (at most
+/// 64 per block), a shape the compiler turns into vector compares.
+fn count_opening(bytes: &[u8]) -> usize {
+    let mut blocks = bytes.chunks_exact(64);
+    let mut total = 0usize;
+    for block in &mut blocks {
+        let mut n = 0u8;
+        for &b in block {
+            n += u8::from(b == b'[') | u8::from(b == b'{');
+        }
+        total += usize::from(n);
+    }
+    total
+        + blocks
+            .remainder()
+            .iter()
+            .filter(|&&b| b == b'[' || b == b'{')
+            .count()
 }
 
 /// Index just past the `"` closing a string whose contents start at `i` (or the end of input).
@@ -115,12 +148,12 @@ fn is_json_whitespace(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
-/// `JSON.parse`: exactly one JSON value, optionally surrounded by whitespace.
-fn parse_json(text: &str) -> Result<Json, RpcError> {
+/// `JSON.parse`: exactly one JSON value, optionally surrounded by whitespace, read as `T`.
+fn parse_json<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, RpcError> {
     let mut de = serde_json::Deserializer::from_str(text);
     // Safe: `check_nesting` has bounded the nesting depth already.
     de.disable_recursion_limit();
-    let mut stream = de.into_iter::<Json>();
+    let mut stream = de.into_iter::<T>();
     let value = match stream.next() {
         Some(Ok(value)) => value,
         Some(Err(e)) => return Err(syntax_error(&e)),
@@ -156,52 +189,111 @@ fn syntax_error(e: &serde_json::Error) -> RpcError {
 }
 
 /// `Error: bad RPC message: <JSON.stringify(message)>`.
-fn bad_message(message: &Json) -> RpcError {
+fn bad_message(message: &Node<'_>) -> RpcError {
     RpcError::protocol("Error", format!("bad RPC message: {}", stringify(message)))
 }
 
-/// A refcount: a non-negative integer.
-fn as_refcount(value: &Json) -> Option<u64> {
-    as_id(value).and_then(|n| u64::try_from(n).ok())
+/// A frame as the message visitor reads it.
+pub(super) enum Parsed<'a> {
+    Message(RawMessage<'a>),
+    /// Valid JSON that capnweb would refuse as a message.
+    Refused,
 }
 
-/// capnweb's acceptance rules for a top-level array. Returns `None` (leaving `items` intact, for
-/// the error message) when the message is malformed; only takes parts out once it is accepted.
-fn shape(items: &mut [Json]) -> Option<RawMessage> {
-    let tag = items.first()?.as_str()?;
-    let message = match tag {
-        "push" | "stream" => {
-            let push = tag == "push";
-            let expr = std::mem::take(items.get_mut(1)?);
-            if push {
-                RawMessage::Push(expr)
-            } else {
-                RawMessage::Stream(expr)
-            }
-        }
-        "pull" => RawMessage::Pull(as_id(items.get(1)?)?),
+impl<'de> Deserialize<'de> for Parsed<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(MessageVisitor)
+    }
+}
+
+/// capnweb's acceptance rules for a top-level message: an array whose first element is a known
+/// tag and whose next elements have the tag's types. Extra elements are parsed (so their syntax
+/// is checked) and ignored.
+struct MessageVisitor;
+
+/// The message `tag` from the elements after it, or `None` when they do not fit.
+fn message<'de, A: SeqAccess<'de>>(
+    tag: &str,
+    seq: &mut A,
+) -> Result<Option<RawMessage<'de>>, A::Error> {
+    let mut next = || seq.next_element::<Node<'de>>();
+    let as_int = |node: Option<Node<'_>>| node.as_ref().and_then(as_id);
+    Ok(match tag {
+        "push" => next()?.map(RawMessage::Push),
+        "stream" => next()?.map(RawMessage::Stream),
+        "pull" => as_int(next()?).map(RawMessage::Pull),
         "resolve" | "reject" => {
-            let id = as_id(items.get(1)?)?;
-            let resolve = tag == "resolve";
-            let expr = std::mem::take(items.get_mut(2)?);
-            if resolve {
-                RawMessage::Resolve(id, expr)
-            } else {
-                RawMessage::Reject(id, expr)
+            let Some(id) = as_int(next()?) else {
+                return Ok(None);
+            };
+            let expr = next()?;
+            match tag {
+                "resolve" => expr.map(|expr| RawMessage::Resolve(id, expr)),
+                _ => expr.map(|expr| RawMessage::Reject(id, expr)),
             }
         }
         "release" => {
-            let id = as_id(items.get(1)?)?;
-            let refcount = as_refcount(items.get(2)?)?;
-            RawMessage::Release(id, refcount)
+            let Some(id) = as_int(next()?) else {
+                return Ok(None);
+            };
+            // A refcount: a non-negative integer.
+            let refcount = as_int(next()?).and_then(|n| u64::try_from(n).ok());
+            refcount.map(|refcount| RawMessage::Release(id, refcount))
         }
-        "abort" => match items.get_mut(1) {
-            Some(expr) => RawMessage::Abort(std::mem::take(expr)),
+        "abort" => Some(RawMessage::Abort(next()?.unwrap_or_else(|| {
             // capnweb evaluates the missing element as `undefined`.
-            None => RawMessage::Abort(Json::Array(vec![Json::from("undefined")])),
-        },
-        "pipe" => RawMessage::Pipe,
-        _ => return None,
-    };
-    Some(message)
+            Node::Array(vec![Node::String("undefined".into())])
+        }))),
+        "pipe" => Some(RawMessage::Pipe),
+        _ => None,
+    })
+}
+
+impl<'de> Visitor<'de> for MessageVisitor {
+    type Value = Parsed<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Parsed<'de>, A::Error> {
+        let parsed = match seq.next_element::<Node<'de>>()? {
+            Some(Node::String(tag)) => match message(&tag, &mut seq)? {
+                Some(message) => Parsed::Message(message),
+                None => Parsed::Refused,
+            },
+            _ => Parsed::Refused,
+        };
+        while seq.next_element::<Node<'de>>()?.is_some() {}
+        Ok(parsed)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parsed<'de>, A::Error> {
+        while map.next_entry::<Node<'de>, Node<'de>>()?.is_some() {}
+        Ok(Parsed::Refused)
+    }
+
+    fn visit_unit<E>(self) -> Result<Parsed<'de>, E> {
+        Ok(Parsed::Refused)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Parsed<'de>, E> {
+        Ok(Parsed::Refused)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Parsed<'de>, E> {
+        Ok(Parsed::Refused)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Parsed<'de>, E> {
+        Ok(Parsed::Refused)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Parsed<'de>, E> {
+        Ok(Parsed::Refused)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Parsed<'de>, E> {
+        Ok(Parsed::Refused)
+    }
 }

@@ -1,5 +1,9 @@
-//! `map()` (rule P5): recording a mapper on the calling side (`record`) and replaying a mapper
-//! on the side that holds the value (`replay`).
+//! `map()` (rule P5): the mapper program (`program`), recording one on the calling side
+//! (`record`) and replaying one on the side that holds the value (`replay`).
+//!
+//! None of it knows the wire text: the wire codec decodes a peer's `remap` into a
+//! [`program::Program`] and encodes a recorded one.
 
+pub(crate) mod program;
 pub(crate) mod record;
 pub(crate) mod replay;

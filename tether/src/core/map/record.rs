@@ -1,4 +1,4 @@
-//! `map()` on the calling side: recording a mapper closure as `remap` instructions (rule P5).
+//! `map()` on the calling side: recording a mapper closure as a [`Program`] (rule P5).
 //!
 //! [`RpcPromise::map`](crate::RpcPromise::map) runs the closure once, on a placeholder. While it
 //! runs, a thread-local recorder is active: calls on the placeholder (and on anything derived
@@ -6,23 +6,28 @@
 //! use become captures. The closure is synchronous, so the thread-local cannot leak across an
 //! `.await`. The recording is then sent as one `remap` (or replayed locally if the subject is
 //! local), so `list.map(|x| api.call("lookup", vec![x.into()]))` costs one round trip.
+//!
+//! Values the mapper passes or returns are moved into the program; stubs and promises inside
+//! them become table references. A value that could not be sent (nesting 256 levels deep) fails
+//! the recording, wherever it would run. This module must not know the wire text.
 
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::program::{ErrorExpr, Expr, Program, Ref};
 use crate::core::error::RpcError;
 use crate::core::hook::Hook;
-use crate::core::stub::{RpcPromise, Stub};
+use crate::core::limits::{serialize_depth_error, MAX_SERIALIZE_DEPTH};
+use crate::core::stub::RpcPromise;
 use crate::core::value::{PathKey, Value};
-use crate::wire::{self, Exporter, WireRef};
 
 /// A mapper being recorded.
 #[derive(Default)]
 pub(crate) struct Recorder {
     /// Stubs the mapper uses from outside (`-1` is the first).
     pub(crate) captures: Vec<Hook>,
-    /// Encoded instructions; instruction `i` is referenced as `i + 1`.
-    pub(crate) instructions: Vec<String>,
+    /// The instructions so far; instruction `i` is referenced as `i + 1`.
+    pub(crate) program: Program,
     /// The first error met while recording (reported when the map is sent).
     pub(crate) error: Option<RpcError>,
 }
@@ -70,8 +75,8 @@ pub(crate) fn record(mapper: impl FnOnce(RpcPromise) -> Value) -> Result<Recorde
     if let Some(error) = guard.error.take() {
         return Err(error);
     }
-    let last = wire::encode_value(&result, &mut *guard)?;
-    guard.instructions.push(last);
+    let last = guard.expr(result, 0)?;
+    guard.program.instructions.push(last);
     Ok(std::mem::take(&mut *guard))
 }
 
@@ -95,13 +100,23 @@ pub(crate) fn record_on(
 ) -> Hook {
     let mut guard = lock(recorder);
     let subject = guard.reference(hook);
-    match wire::encode_pipeline(subject, path, args.as_deref(), &mut *guard) {
-        Ok(text) => guard.instructions.push(text),
+    let args = args.map(|args| {
+        args.into_iter()
+            .map(|arg| guard.expr(arg, 1))
+            .collect::<Result<Vec<_>, _>>()
+    });
+    match args.transpose() {
+        Ok(args) => guard.program.instructions.push(Expr::Ref(Box::new(Ref {
+            id: subject,
+            path: path.to_vec(),
+            args,
+            promise: true,
+        }))),
         Err(error) => {
             guard.error.get_or_insert(error);
         }
     }
-    let index = guard.instructions.len() as i64;
+    let index = guard.program.instructions.len() as i64;
     Hook::MapVar(Arc::new(MapVar {
         recorder: recorder.clone(),
         index,
@@ -132,17 +147,87 @@ fn same_reference(a: &Hook, b: &Hook) -> bool {
     }
 }
 
-impl Exporter for Recorder {
-    fn export_stub(&mut self, stub: &Stub) -> Result<WireRef, RpcError> {
-        Ok(WireRef::Import(self.reference(&stub.hook)))
+impl Recorder {
+    /// `value` as an expression at `depth`, its stubs and promises turned into references.
+    /// Fails where sending it would: at [`MAX_SERIALIZE_DEPTH`] levels (an error property that
+    /// deep is left out instead, as the encoder leaves it out).
+    fn expr(&mut self, value: Value, depth: usize) -> Result<Expr, RpcError> {
+        if !holds_refs(&value, depth)? {
+            return Ok(Expr::Value(value));
+        }
+        Ok(match value {
+            Value::Array(items) => Expr::Array(
+                items
+                    .into_iter()
+                    .map(|item| self.expr(item, depth + 1))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(object) => Expr::Object(
+                object
+                    .into_iter()
+                    .map(|(key, item)| Ok((key, self.expr(item, depth + 1)?)))
+                    .collect::<Result<_, RpcError>>()?,
+            ),
+            Value::Error(error) => {
+                let error = *error;
+                let mut props = Vec::with_capacity(error.props.len());
+                for (key, item) in error.props {
+                    if let Ok(item) = self.expr(item, depth + 1) {
+                        props.push((key, item));
+                    }
+                }
+                Expr::Error(Box::new(ErrorExpr {
+                    name: error.name,
+                    message: error.message,
+                    stack: error.stack,
+                    props,
+                }))
+            }
+            Value::Stub(stub) => Expr::Ref(Box::new(Ref {
+                id: self.reference(&stub.hook),
+                path: Vec::new(),
+                args: None,
+                promise: false,
+            })),
+            Value::Promise(promise) => Expr::Ref(Box::new(Ref {
+                id: self.reference(&promise.hook),
+                path: promise.path.clone(),
+                args: None,
+                promise: true,
+            })),
+            other => Expr::Value(other),
+        })
     }
+}
 
-    fn export_promise(&mut self, promise: &RpcPromise) -> Result<WireRef, RpcError> {
-        Ok(WireRef::Pipeline(
-            self.reference(&promise.hook),
-            promise.path.clone(),
-        ))
+/// Whether `value` (at `depth`) holds a stub or promise. Fails on nesting the encoder refuses;
+/// an error property it would leave out counts as holding none.
+fn holds_refs(value: &Value, depth: usize) -> Result<bool, RpcError> {
+    if depth >= MAX_SERIALIZE_DEPTH {
+        return Err(serialize_depth_error());
     }
+    let mut found = false;
+    match value {
+        Value::Stub(_) | Value::Promise(_) => found = true,
+        Value::Array(items) => {
+            for item in items {
+                found |= holds_refs(item, depth + 1)?;
+            }
+        }
+        Value::Object(object) => {
+            for (_, item) in object.iter() {
+                found |= holds_refs(item, depth + 1)?;
+            }
+        }
+        Value::Error(error) => {
+            found = error
+                .props
+                .iter()
+                .any(|(_, item)| matches!(holds_refs(item, depth + 1), Ok(true)));
+        }
+        _ => {}
+    }
+    Ok(found)
 }
 
 /// The error for using a placeholder outside its mapper.

@@ -1,22 +1,23 @@
-//! `map()` on the receiving side: replaying a mapper recorded by the peer (a `remap`
-//! expression) on a value (rule P5).
+//! `map()` on the side that holds the value: replaying a [`Program`] on it (rule P5).
 //!
-//! The mapper is a list of instructions in the wire's expression format, with its own reference
-//! table: negative ids are the captures (`-1` is the first), 0 is the input, positive ids are the
-//! results of earlier instructions. It runs once per element of an array, not at all on
-//! `null`/`undefined`, and once on anything else. Every instruction run counts against a budget
-//! shared by the whole message, so nested maps cannot fan out without bound.
+//! The program comes either from the peer (a `remap`, decoded once by the wire codec) or from a
+//! local recording whose subject turned out to be local. It runs once per element of an array,
+//! not at all on `null`/`undefined`, and once on anything else, each run with its own reference
+//! table (see [`program`](super::program)). Every instruction run counts against a budget shared
+//! by the whole message, so nested maps cannot fan out without bound.
+//!
+//! This module interprets the program directly; it must not know the wire text.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use serde_json::Value as Json;
-
+use super::program::{Capture, ErrorExpr, Expr, Program, Ref, Remap};
+use super::record::Recorder;
 use crate::core::error::RpcError;
 use crate::core::hook::{self, Hook, Spawner};
+use crate::core::limits::{bigint_length_error, Limits};
 use crate::core::stub::RpcPromise;
-use crate::core::value::{PathKey, Value};
-use crate::wire::{self, Capture, Importer, Limits};
+use crate::core::value::{is_prototype_key, time_clip, Object, PathKey, Value};
 
 /// The instruction budget of one incoming message, shared by every (nested) map in it.
 #[derive(Clone)]
@@ -42,20 +43,42 @@ impl MapBudget {
     }
 }
 
-/// A recorded mapper, ready to replay.
+fn exports_error() -> RpcError {
+    RpcError::error("A mapper function cannot refer to exports.")
+}
+
+/// A mapper, ready to replay.
 #[derive(Clone)]
 pub(crate) struct Mapper {
     pub(crate) captures: Vec<Hook>,
-    pub(crate) instructions: Arc<Vec<Json>>,
+    pub(crate) program: Arc<Program>,
     pub(crate) limits: Limits,
     pub(crate) budget: MapBudget,
     pub(crate) spawner: Spawner,
 }
 
 impl Mapper {
+    /// A mapper recorded here whose subject is local. Its values are first made what a peer
+    /// receives from their text (see [`as_received`]), so mapping a local value gives what
+    /// mapping a remote one would.
+    pub(crate) fn local(recording: Recorder) -> Self {
+        let limits = Limits::default();
+        let mut program = recording.program;
+        for instruction in &mut program.instructions {
+            as_received(instruction, &limits);
+        }
+        Self {
+            captures: recording.captures,
+            program: Arc::new(program),
+            budget: MapBudget::new(limits.max_map_instructions),
+            limits,
+            spawner: Spawner::Runtime,
+        }
+    }
+
     /// Maps the value at `path` of `subject`.
     pub(crate) fn map(self, subject: &Hook, path: &[PathKey]) -> Hook {
-        if self.instructions.is_empty() {
+        if self.program.instructions.is_empty() {
             return Hook::Error(Arc::new(RpcError::error("Invalid empty mapper function.")));
         }
         let input = subject.get(path, &self.spawner);
@@ -93,7 +116,7 @@ impl Mapper {
             mapper: self,
             variables: vec![Hook::from_result(Ok(input))],
         };
-        let Some((last, body)) = self.instructions.split_last() else {
+        let Some((last, body)) = self.program.instructions.split_last() else {
             return Hook::Error(Arc::new(RpcError::error("Invalid empty mapper function.")));
         };
         for instruction in body {
@@ -102,10 +125,7 @@ impl Mapper {
                 Err(error) => return Hook::Error(Arc::new(error)),
             }
         }
-        match table.run(last) {
-            Ok(value) => Hook::from_result(Ok(value)),
-            Err(error) => Hook::Error(Arc::new(error)),
-        }
+        Hook::from_result(table.run(last))
     }
 }
 
@@ -116,10 +136,9 @@ struct MapTable<'a> {
 }
 
 impl MapTable<'_> {
-    fn run(&mut self, instruction: &Json) -> Result<Value, RpcError> {
+    fn run(&mut self, instruction: &Expr) -> Result<Value, RpcError> {
         self.mapper.budget.spend(&self.mapper.limits)?;
-        let limits = self.mapper.limits.clone();
-        wire::evaluate(instruction.clone(), self, &limits)
+        self.eval(instruction)
     }
 
     fn lookup(&self, id: i64) -> Result<Hook, RpcError> {
@@ -132,56 +151,163 @@ impl MapTable<'_> {
         };
         found.cloned().ok_or_else(|| RpcError::no_such_entry(id))
     }
-}
 
-impl Importer for MapTable<'_> {
-    fn reference(
-        &mut self,
-        id: i64,
-        path: Vec<PathKey>,
-        args: Option<Vec<Value>>,
-        promise: bool,
-    ) -> Result<Value, RpcError> {
-        let hook = self.lookup(id)?;
-        Ok(hook.reference(&path, args, promise, &self.mapper.spawner))
+    /// Evaluates one expression, in document order (arguments before the call they go to).
+    fn eval(&mut self, expr: &Expr) -> Result<Value, RpcError> {
+        match expr {
+            Expr::Value(value) => Ok(value.clone()),
+            Expr::Array(items) => {
+                let mut values = Vec::with_capacity(items.len());
+                for item in items {
+                    values.push(self.eval(item)?);
+                }
+                Ok(Value::Array(values))
+            }
+            Expr::Object(entries) => {
+                let mut values = Vec::with_capacity(entries.len());
+                for (key, item) in entries {
+                    let value = self.eval(item)?;
+                    if !is_prototype_key(key) {
+                        values.push((key.clone(), value));
+                    }
+                }
+                Ok(Value::Object(Object::from_unique(values)))
+            }
+            Expr::Error(error) => self.error(error),
+            Expr::Ref(r) => self.reference(r),
+            Expr::Remap(remap) => self.remap(remap),
+            Expr::Fail(error) => Err(error.clone()),
+        }
     }
 
-    fn import_stub(&mut self, _: i64) -> Result<Value, RpcError> {
-        Err(RpcError::error(
-            "A mapper function cannot refer to exports.",
-        ))
+    fn error(&mut self, expr: &ErrorExpr) -> Result<Value, RpcError> {
+        let mut error = RpcError::new(expr.name.as_str(), expr.message.as_str());
+        error.stack.clone_from(&expr.stack);
+        for (key, item) in &expr.props {
+            let value = self.eval(item)?;
+            if !is_prototype_key(key) {
+                error.props.insert(key.as_str(), value);
+            }
+        }
+        Ok(Value::Error(Box::new(error)))
     }
 
-    fn import_promise(&mut self, _: i64) -> Result<Value, RpcError> {
-        Err(RpcError::error(
-            "A mapper function cannot refer to exports.",
-        ))
+    fn reference(&mut self, r: &Ref) -> Result<Value, RpcError> {
+        let args = match &r.args {
+            Some(args) => {
+                let mut values = Vec::with_capacity(args.len());
+                for arg in args {
+                    values.push(self.eval(arg)?);
+                }
+                Some(values)
+            }
+            None => None,
+        };
+        let hook = self.lookup(r.id)?;
+        Ok(hook.reference(&r.path, args, r.promise, &self.mapper.spawner))
     }
 
-    fn remap(
-        &mut self,
-        id: i64,
-        path: Vec<PathKey>,
-        captures: Vec<Capture>,
-        instructions: Vec<Json>,
-    ) -> Result<Value, RpcError> {
-        let subject = self.lookup(id)?;
-        let captures = captures
-            .into_iter()
+    fn remap(&mut self, remap: &Remap) -> Result<Value, RpcError> {
+        let subject = self.lookup(remap.id)?;
+        let captures = remap
+            .captures
+            .iter()
             .map(|capture| match capture {
-                Capture::Import(i) => self.lookup(i),
-                Capture::Export(_) => Err(RpcError::error(
-                    "A mapper function cannot refer to exports.",
-                )),
+                Capture::Import(i) => self.lookup(*i),
+                Capture::Export(_) => Err(exports_error()),
             })
             .collect::<Result<Vec<_>, _>>()?;
         let nested = Mapper {
             captures,
-            instructions: Arc::new(instructions),
+            program: remap.program.clone(),
             ..self.mapper.clone()
         };
         Ok(Value::Promise(RpcPromise::from_hook(
-            nested.map(&subject, &path),
+            nested.map(&subject, &remap.path),
         )))
     }
+}
+
+/// Makes a recorded expression what the peer's evaluator makes of its text: `-0` becomes `0`,
+/// dates are clipped (`new Date(ms)`), error stacks are not sent, `name`/`message`/`stack`
+/// properties and prototype keys are dropped, and a bigint over the receive limit fails where
+/// it stands (a value holds no references, so failing at its start is failing at the bigint).
+fn as_received(expr: &mut Expr, limits: &Limits) {
+    match expr {
+        Expr::Value(value) => {
+            if let Err(error) = value_as_received(value, limits) {
+                *expr = Expr::Fail(error);
+            }
+        }
+        Expr::Array(items) => items.iter_mut().for_each(|item| as_received(item, limits)),
+        Expr::Object(entries) => entries
+            .iter_mut()
+            .for_each(|(_, item)| as_received(item, limits)),
+        Expr::Error(error) => {
+            error.stack = None;
+            error
+                .props
+                .retain(|(key, _)| !matches!(key.as_str(), "name" | "message" | "stack"));
+            error
+                .props
+                .iter_mut()
+                .for_each(|(_, item)| as_received(item, limits));
+        }
+        Expr::Ref(r) => {
+            for arg in r.args.iter_mut().flatten() {
+                as_received(arg, limits);
+            }
+        }
+        // Recording refuses nested maps, and only decoded programs fail.
+        Expr::Remap(_) | Expr::Fail(_) => {}
+    }
+}
+
+fn value_as_received(value: &mut Value, limits: &Limits) -> Result<(), RpcError> {
+    match value {
+        Value::Number(n) if *n == 0.0 => *n = 0.0,
+        Value::Date(ms) => *ms = time_clip(*ms),
+        Value::BigInt(b) => {
+            // A bigint of n bits has at most n * log10(2) + 1 digits, plus the sign.
+            let max = limits.max_bigint_digits;
+            if b.bits().saturating_mul(30103) / 100_000 + 2 > max as u64
+                && b.to_string().len() > max
+            {
+                return Err(bigint_length_error(max));
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                value_as_received(item, limits)?;
+            }
+        }
+        Value::Object(object) => {
+            let entries = std::mem::take(object);
+            let mut kept = Vec::with_capacity(entries.len());
+            for (key, mut item) in entries {
+                value_as_received(&mut item, limits)?;
+                if !is_prototype_key(&key) {
+                    kept.push((key, item));
+                }
+            }
+            *object = Object::from_unique(kept);
+        }
+        Value::Error(error) => {
+            error.stack = None;
+            let props = std::mem::take(&mut error.props);
+            let mut kept = Vec::with_capacity(props.len());
+            for (key, mut item) in props {
+                if matches!(key.as_str(), "name" | "message" | "stack") {
+                    continue;
+                }
+                value_as_received(&mut item, limits)?;
+                if !is_prototype_key(&key) {
+                    kept.push((key, item));
+                }
+            }
+            error.props = Object::from_unique(kept);
+        }
+        _ => {}
+    }
+    Ok(())
 }

@@ -430,12 +430,17 @@ fn remap_forms() {
             id: 0,
             path,
             captures,
-            instructions,
+            program,
         }] => {
             assert_eq!(path, &vec![PathKey::from("a"), PathKey::Index(1)]);
             assert_eq!(captures, &vec![Capture::Import(1), Capture::Export(-2)]);
-            assert_eq!(instructions.len(), 2);
-            assert_eq!(instructions[0].to_string(), r#"["pipeline",0,["x"]]"#);
+            assert_eq!(program.instructions.len(), 2);
+            // `["pipeline",0,["x"]]`
+            assert!(
+                matches!(&program.instructions[0], Expr::Ref(r)
+                    if r.id == 0 && r.path == [PathKey::from("x")] && r.args.is_none() && r.promise),
+                "{program:?}"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -472,11 +477,11 @@ fn depth_objects_200_ok_300_refused() {
 
 #[test]
 fn depth_exact_boundary_without_prescan() {
-    // Build the JSON tree directly so only evaluate's per-level check applies.
+    // Build the parsed tree directly so only evaluate's per-level check applies.
     let build = |levels: usize| {
-        let mut v = Json::Array(vec![Json::Array(vec![])]);
+        let mut v = Node::Array(vec![Node::Array(vec![])]);
         for _ in 1..levels {
-            v = Json::Array(vec![Json::Array(vec![v])]);
+            v = Node::Array(vec![Node::Array(vec![v])]);
         }
         v
     };
@@ -490,20 +495,20 @@ fn depth_exact_boundary_without_prescan() {
         "TypeError"
     );
     // Call arguments count one level, like array elements.
-    let mut args = Json::from(1);
+    let mut args = Node::Number(1.0);
     for _ in 0..254 {
-        args = Json::Array(vec![Json::Array(vec![args])]);
+        args = Node::Array(vec![Node::Array(vec![args])]);
     }
-    let call = |inner: Json| {
-        Json::Array(vec![
-            "pipeline".into(),
-            0.into(),
-            Json::Array(vec![]),
-            Json::Array(vec![inner]),
+    let call = |inner: Node<'static>| {
+        Node::Array(vec![
+            Node::String("pipeline".into()),
+            Node::Number(0.0),
+            Node::Array(vec![]),
+            Node::Array(vec![inner]),
         ])
     };
     assert!(evaluate(call(args.clone()), &mut RecordingImporter::default(), &l).is_ok());
-    let deeper = Json::Array(vec![Json::Array(vec![args])]);
+    let deeper = Node::Array(vec![Node::Array(vec![args])]);
     assert!(evaluate(call(deeper), &mut RecordingImporter::default(), &l).is_err());
 }
 

@@ -8,11 +8,11 @@
 mod encode;
 mod evaluate;
 mod parse;
+mod program;
 mod roundtrip;
 
-use serde_json::Value as Json;
-
 use super::*;
+use crate::core::map::program::{Expr, Program};
 use crate::core::value::Value;
 
 /// What the importer was asked to do.
@@ -30,7 +30,7 @@ enum Call {
         id: i64,
         path: Vec<PathKey>,
         captures: Vec<Capture>,
-        instructions: Vec<Json>,
+        program: Program,
     },
 }
 
@@ -98,7 +98,7 @@ impl Importer for RecordingImporter {
         id: i64,
         path: Vec<PathKey>,
         captures: Vec<Capture>,
-        instructions: Vec<Json>,
+        program: Program,
     ) -> Result<Value, RpcError> {
         if id == 999 {
             return Err(no_such_entry(id));
@@ -107,7 +107,7 @@ impl Importer for RecordingImporter {
             id,
             path,
             captures,
-            instructions,
+            program,
         });
         Ok(self.placeholder(format!("remap:{id}")))
     }
@@ -162,6 +162,23 @@ fn eval_with(expr: &str, importer: &mut RecordingImporter, l: &Limits) -> Result
     match parse_message(&format!("[\"resolve\",1,{expr}]"), l)? {
         RawMessage::Resolve(1, json) => evaluate(json, importer, l),
         other => panic!("unexpected message {other:?}"),
+    }
+}
+
+/// Element `i` of an array node (tests only: a missing element is a failed test).
+impl std::ops::Index<usize> for Node<'_> {
+    type Output = Self;
+    fn index(&self, i: usize) -> &Self {
+        match self {
+            Node::Array(items) => &items[i],
+            other => panic!("not an array: {other}"),
+        }
+    }
+}
+
+impl PartialEq<&str> for Node<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == Some(*other)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::*;
 
-fn parse(text: &str) -> Result<RawMessage, RpcError> {
+fn parse(text: &str) -> Result<RawMessage<'_>, RpcError> {
     parse_message(text, &limits())
 }
 
@@ -259,7 +259,7 @@ fn brackets_inside_strings_do_not_count() {
     );
     assert!(matches!(
         parse(&text).unwrap(),
-        RawMessage::Push(Json::String(_))
+        RawMessage::Push(Node::String(_))
     ));
 }
 
@@ -290,7 +290,7 @@ fn prescan_handles_escapes() {
     let inside = format!(r#"["push","{}\\\"{}\\\\"]"#, "a".repeat(21), "[".repeat(40));
     assert!(matches!(
         parse_message(&inside, &l).unwrap(),
-        RawMessage::Push(Json::String(_))
+        RawMessage::Push(Node::String(_))
     ));
     // A string ending in an escaped backslash closes at the next quote.
     let after = format!(
@@ -327,4 +327,97 @@ fn bad_message_lists_index_keys_first_as_javascript() {
         r#"{"b":1,"10":2,"a":3,"2":4,"01":5,"4294967295":6,"4294967294":7}"#,
         r#"{"2":4,"10":2,"4294967294":7,"b":1,"a":3,"01":5,"4294967295":6}"#,
     );
+}
+
+#[test]
+fn repeated_keys_keep_their_first_place_and_last_value() {
+    let keys_and_values = |text: &str| -> Vec<(String, f64)> {
+        let v = evaluate(
+            match parse(&format!("[\"push\",{text}]")).unwrap() {
+                RawMessage::Push(expr) => expr,
+                other => panic!("{other:?}"),
+            },
+            &mut RecordingImporter::default(),
+            &limits(),
+        )
+        .unwrap();
+        v.as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.as_f64().unwrap()))
+            .collect()
+    };
+    assert_eq!(
+        keys_and_values(r#"{"a":1,"b":2,"a":3,"c":4,"a":5}"#),
+        [("a".into(), 5.0), ("b".into(), 2.0), ("c".into(), 4.0)]
+    );
+    // Large objects take the sorting path.
+    let mut text: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
+    text.push("\"k3\":99".into());
+    let got = keys_and_values(&format!("{{{}}}", text.join(",")));
+    assert_eq!(got.len(), 40);
+    assert_eq!(got[3], ("k3".into(), 99.0));
+    assert_eq!(got[39], ("k39".into(), 39.0));
+}
+
+#[test]
+fn strings_borrow_from_the_frame_unless_escaped() {
+    let frame = r#"["push",[["plain","esc\u0061ped"]]]"#;
+    let RawMessage::Push(Node::Array(outer)) = parse(frame).unwrap() else {
+        panic!()
+    };
+    let Some(Node::Array(items)) = outer.first() else {
+        panic!("{outer:?}")
+    };
+    assert!(matches!(
+        &items[0],
+        Node::String(std::borrow::Cow::Borrowed("plain"))
+    ));
+    assert!(matches!(&items[1], Node::String(std::borrow::Cow::Owned(s)) if s == "escaped"));
+}
+
+#[test]
+fn ignored_elements_are_still_parsed() {
+    // Extra elements and refused shapes are parsed in full, so a number out of range or a lone
+    // surrogate (which a Rust string cannot hold) is a syntax error wherever it stands.
+    for text in [
+        r#"["push",1,1e400]"#,
+        r#"["pull",1,"\ud800"]"#,
+        r#"["foo",1e400]"#,
+        r#"{"a":1e400}"#,
+    ] {
+        assert_eq!(parse(text).unwrap_err().name, "SyntaxError", "{text}");
+    }
+}
+
+#[test]
+fn prescan_counts_brackets_across_blocks() {
+    let l = Limits {
+        max_depth: 4,
+        ..Limits::default()
+    };
+    // Bound 16. The opening brackets straddle 64-byte blocks after a long string.
+    for pad in [0, 50, 60, 63, 64, 65, 127, 130] {
+        let too_deep = format!(
+            r#"["push","{}",{}{}]"#,
+            "x".repeat(pad),
+            "[".repeat(16),
+            "]".repeat(16)
+        );
+        assert_err(
+            parse_message(&too_deep, &l),
+            "TypeError",
+            "Deserialization exceeded maximum allowed message depth of 4.",
+        );
+        let fits = format!(
+            r#"["push","{}",{}{}]"#,
+            "x".repeat(pad),
+            "[".repeat(15),
+            "]".repeat(15)
+        );
+        assert!(
+            matches!(parse_message(&fits, &l), Ok(RawMessage::Push(_))),
+            "{pad}"
+        );
+    }
 }
