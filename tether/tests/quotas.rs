@@ -205,3 +205,57 @@ async fn stats_count_tables_calls_and_traffic() {
     send(&mut raw, "[\"release\",1,1]".into()).await;
     wait_until("the releases are counted", || handle.stats().exports == 2).await;
 }
+
+#[tokio::test]
+async fn calls_over_the_quota_in_flight_are_refused_and_the_session_goes_on() {
+    let (mut raw, handle, _server) = raw_server(Quotas {
+        max_calls_in_flight: 2,
+        ..Quotas::default()
+    });
+    let tag = tag("quota-calls");
+    for _ in 0..2 {
+        send(
+            &mut raw,
+            format!("[\"push\",[\"pipeline\",0,[\"hang\"],[\"{tag}\"]]]"),
+        )
+        .await;
+    }
+    wait_until("two calls are in flight", || {
+        handle.stats().calls_in_flight == 2
+    })
+    .await;
+    // The third call carries a stub: refusing it releases the stub at once.
+    send(
+        &mut raw,
+        format!("[\"push\",[\"pipeline\",0,[\"hang\"],[\"{tag}\",[\"export\",-1]]]]"),
+    )
+    .await;
+    send(&mut raw, "[\"pull\",3]".into()).await;
+    let mut replies = Vec::new();
+    while replies.len() < 2 {
+        replies.push(raw.next().await.unwrap().unwrap().to_string());
+    }
+    assert!(
+        replies.contains(&"[\"release\",-1,1]".to_owned()),
+        "{replies:?}"
+    );
+    assert!(
+        replies.contains(&"[\"reject\",3,[\"error\",\"RangeError\",\"Too many calls in flight on this session (the quota is 2); call refused.\"]]".to_owned()),
+        "{replies:?}"
+    );
+    // Other calls that finish at once still run, and the session is not ended.
+    send(
+        &mut raw,
+        "[\"push\",[\"pipeline\",0,[\"square\"],[5]]]".into(),
+    )
+    .await;
+    send(&mut raw, "[\"pull\",4]".into()).await;
+    // The quota counts calls running at the start of the turn: two are, so this one is refused too.
+    let refused = raw.next().await.unwrap().unwrap();
+    assert!(
+        refused.starts_with("[\"reject\",4,[\"error\",\"RangeError\""),
+        "{refused}"
+    );
+    assert_eq!(handle.stats().quota_breaches, 0);
+    assert_eq!(handle.stats().calls_in_flight, 2);
+}

@@ -109,6 +109,9 @@ pub(super) struct Core {
     shutting_down: Option<(RpcError, tokio::time::Instant)>,
     torn_down: bool,
     stats: Arc<StatsCell>,
+    /// Calls the peer may still start this turn before the quota of calls in flight refuses
+    /// them (set at the start of every turn from the calls still running).
+    pub(super) calls_left: usize,
 }
 
 impl Core {
@@ -137,6 +140,7 @@ impl Core {
             input_closed: false,
             shutting_down: None,
             torn_down: false,
+            calls_left: 0,
             stats,
         }
     }
@@ -504,6 +508,11 @@ pub(super) async fn run(
         // From here to the write, the turn is synchronous: work it starts that cannot finish at
         // once joins the task set directly instead of being sent back through the link.
         let spawned = SpawnScope::enter(&core.link);
+        core.calls_left = core
+            .options
+            .quotas
+            .max_calls_in_flight
+            .saturating_sub(tasks.handlers.len());
         match event {
             Some(Ok(command)) => core.handle_command(command, &mut tasks),
             Some(Err(frame)) => core.handle_input(frame, &mut input_open),

@@ -86,6 +86,8 @@ impl Core {
             link: &self.link,
             limits: &self.options.limits,
             budget: None,
+            calls_left: &mut self.calls_left,
+            max_calls: self.options.quotas.max_calls_in_flight,
         };
         wire::evaluate(expr, &mut refs, &self.options.limits)
     }
@@ -164,6 +166,9 @@ struct Refs<'a> {
     limits: &'a Limits,
     /// Shared by every `map()` in this message; made when the first `remap` is met.
     budget: Option<MapBudget>,
+    /// Calls this session may still start before the quota of calls in flight refuses them.
+    calls_left: &'a mut usize,
+    max_calls: usize,
 }
 
 impl Importer for Refs<'_> {
@@ -178,6 +183,22 @@ impl Importer for Refs<'_> {
             .exports
             .hook(id)
             .ok_or_else(|| RpcError::no_such_entry(id))?;
+        if args.is_some() {
+            if *self.calls_left == 0 {
+                // Refused, not queued: the arguments (and any stubs in them) are released now.
+                drop(args);
+                let refused = RpcError::range_error(format!(
+                    "Too many calls in flight on this session (the quota is {}); call refused.",
+                    self.max_calls
+                ));
+                return Ok(if promise {
+                    Value::Promise(RpcPromise::rejected(refused))
+                } else {
+                    Value::Stub(Stub::broken(refused))
+                });
+            }
+            *self.calls_left -= 1;
+        }
         let spawner = Spawner::Session(self.link.clone());
         Ok(hook.reference(&path, args, promise, &spawner))
     }

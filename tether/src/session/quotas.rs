@@ -3,13 +3,19 @@
 //! [`Limits`](crate::Limits) bound what one *message* may cost; [`Quotas`] bound what a peer
 //! may make the session *hold* over time, so a well-formed but hostile peer cannot grow the
 //! server's memory without bound. A breach ends that session only, with an `abort` naming the
-//! quota (a `RangeError`), and is counted in its [`SessionStats`]; other sessions go on.
+//! quota (a `RangeError`), and is counted in its [`SessionStats`]; other sessions go on. The one
+//! exception is calls in flight, where only the calls over the quota fail.
+//!
+//! Calls over the quota are refused rather than left unread: a session that stopped reading
+//! would also stop receiving the answers its running calls may be waiting for (a callback into
+//! the peer), and could never recover.
 //!
 //! | quota | default | guards |
 //! | --- | --- | --- |
 //! | [`Quotas::max_exports`] | 100,000 | objects and answers held for the peer (each costs a table entry and whatever it points at) |
 //! | [`Quotas::max_imports`] | 100,000 | references the peer handed us |
 //! | [`Quotas::max_unpulled_pushes`] | 50,000 | answers to pushes the peer never pulls nor releases |
+//! | [`Quotas::max_calls_in_flight`] | 10,000 | incoming calls still running (a slow handler cannot make the calls waiting on it grow without bound): further calls are *refused*, each rejecting with a `RangeError`, and the session goes on |
 //!
 //! What is *not* a quota because it is bounded by construction: bytes waiting to be written (the
 //! session writes once per turn and reads nothing more until that write is done; a peer stuck
@@ -31,6 +37,8 @@ pub struct Quotas {
     pub max_imports: usize,
     /// Answers to pushes that were neither pulled nor released.
     pub max_unpulled_pushes: usize,
+    /// Incoming calls running at once; further calls reject at once with a `RangeError`.
+    pub max_calls_in_flight: usize,
 }
 
 impl Default for Quotas {
@@ -39,6 +47,7 @@ impl Default for Quotas {
             max_exports: 100_000,
             max_imports: 100_000,
             max_unpulled_pushes: 50_000,
+            max_calls_in_flight: 10_000,
         }
     }
 }
