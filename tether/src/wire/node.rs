@@ -95,7 +95,10 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node<'de>, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        // serde_json gives no length hint. Starting at one slot (not the four a first push
+        // would make) keeps the wire's many one-element arrays (`[[x]]` escapes) to the memory
+        // they need: a frame of deeply nested values costs a few times its size, not 70 times.
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(1).clamp(1, 64));
         while let Some(item) = seq.next_element()? {
             items.push(item);
         }
@@ -103,7 +106,7 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
-        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(1).clamp(1, 64));
         while let Some(Key(key)) = map.next_key()? {
             entries.push((key, map.next_value()?));
         }
