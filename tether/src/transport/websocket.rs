@@ -46,9 +46,11 @@ impl<S> WebSocketTransport<S> {
 /// units can take up to three times as many UTF-8 bytes, so the socket accepts that much and the
 /// session's own check (with capnweb's error message) decides.
 ///
-/// The read buffer is 16 KiB instead of tungstenite's 128 KiB: tungstenite zeroes the free part
+/// The read buffer is 8 KiB instead of tungstenite's 128 KiB: tungstenite zeroes the free part
 /// of its buffer before every read, which the profile showed as 14 % of the server's CPU time
-/// with small messages (BENCHMARKS.md). Large messages still arrive whole, in more reads.
+/// with small messages (BENCHMARKS.md), and every open session holds that buffer even while idle
+/// (an idle session costs about 33 KB with 16 KiB, 18.5 KB with 4 KiB). Large messages still
+/// arrive whole, in more reads of at most this size.
 pub(crate) fn socket_config(max_message_size: usize) -> WebSocketConfig {
     let bytes = max_message_size.saturating_mul(3);
     WebSocketConfig::default()
@@ -58,7 +60,7 @@ pub(crate) fn socket_config(max_message_size: usize) -> WebSocketConfig {
 }
 
 /// See [`socket_config`].
-const READ_BUFFER: usize = 16 * 1024;
+const READ_BUFFER: usize = 8 * 1024;
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketTransport<S> {
     type Item = Result<Frame, TransportError>;
