@@ -28,7 +28,16 @@ impl Core {
         result_ref: Weak<ImportRef>,
     ) {
         if let Some(resolved) = target.resolution().cloned() {
-            // The target resolved while this call was queued: deliver it to the resolution.
+            // The target resolved while this call was queued: deliver it to the resolution,
+            // unless the target resolved to this call's own result (a promise waiting on itself,
+            // which a peer can make by resolving an import to a pipeline through it): delivering
+            // would chain a new call on every turn, without end.
+            if matches!(&resolved, Hook::Import(import) if Arc::ptr_eq(&import.slot, &result)) {
+                result.settle(Hook::Error(Arc::new(RpcError::type_error(
+                    "Chaining cycle detected: a promise was resolved to a call on itself.",
+                ))));
+                return;
+            }
             let hook = match args {
                 Some(args) => resolved.call(&path, args, &Spawner::Runtime),
                 None => resolved.get(&path, &Spawner::Runtime),
