@@ -418,6 +418,20 @@ pub(super) fn soak_section(o: &mut String, inputs: &Inputs) {
     for c in checks {
         let _ = writeln!(o, "* {c}.");
     }
+    let load = [cap.other_load(), tet.other_load()]
+        .into_iter()
+        .flatten()
+        .map(|s| s.max)
+        .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+    if let Some(max) = load.filter(|m| *m > 25.0) {
+        let _ = writeln!(
+            o,
+            "* **Disturbed run**: unrelated processes used up to {max:.0} % of a core while these \
+             ran (100 = one of the machine's 2 cores), so the rates and latencies above are those \
+             of a busy machine, not comparable with the other sections'. The memory figures, \
+             the live Counters, the error counts and the allocation counts do not depend on it."
+        );
+    }
     let failures: Vec<String> = [&cap, &tet].iter().flat_map(|c| c.failures()).collect();
     for f in failures {
         let _ = writeln!(o, "* failed run: {f}");
