@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value as Json;
 
-use super::{cell, ratio, Column, Get, Inputs, Stat};
+use super::{cell, ratio, Column, Inputs, Stat};
 
 /// The rows of `col` with this `label` (`capnweb` or `tether`, as `soak.sh` gives them).
 fn labelled(col: &Column, label: &str) -> Column {
@@ -21,14 +21,34 @@ fn labelled(col: &Column, label: &str) -> Column {
     }
 }
 
-/// A value at `path` of `workload`'s results, scaled by `scale`.
-fn stat(col: &Column, workload: &str, path: &'static str, scale: f64) -> Option<Stat> {
-    col.stat(workload, Get::Path(path)).map(|s| Stat {
-        median: s.median * scale,
-        min: s.min * scale,
-        max: s.max * scale,
-        n: s.n,
-    })
+/// The figure at `path` of a result: a number at that dotted path, or, for
+/// `server_us_per:SUB`, the server's CPU time per call (or per cycle) in µs of the sub-result
+/// `SUB` (`""`: the result itself), from its `server_cpu_pct` and `calls_per_s` (or
+/// `cycles_per_s`).
+fn value(result: &Json, path: &str) -> Option<f64> {
+    let Some(sub) = path.strip_prefix("server_us_per:") else {
+        return super::at(result, path).and_then(Json::as_f64);
+    };
+    let r = if sub.is_empty() {
+        result
+    } else {
+        super::at(result, sub)?
+    };
+    let cpu = r["server_cpu_pct"].as_f64()?;
+    let rate = r["calls_per_s"]
+        .as_f64()
+        .or_else(|| r["cycles_per_s"].as_f64())?;
+    (rate > 0.0).then(|| cpu / 100.0 / rate * 1e6)
+}
+
+/// The figure at `path` (see [`value`]) of `workload`'s results, scaled by `scale`.
+fn stat(col: &Column, workload: &str, path: &str, scale: f64) -> Option<Stat> {
+    let values: Vec<f64> = col
+        .results(workload)
+        .filter_map(|r| value(r, path))
+        .map(|x| x * scale)
+        .collect();
+    Stat::of(&values)
 }
 
 /// One row of a capnweb / tether table: `title | unit | capnweb | tether | ratio`.
@@ -39,7 +59,7 @@ fn row(
     unit: &str,
     pair: (&Column, &Column),
     workload: &str,
-    path: &'static str,
+    path: &str,
     scale: f64,
     decimals: usize,
     with_ratio: bool,
@@ -226,6 +246,14 @@ pub(super) fn soak_section(o: &mut String, inputs: &Inputs) {
             0,
             false,
         ),
+        (
+            "server CPU per call ↓",
+            "µs",
+            "server_us_per:",
+            1.0,
+            1,
+            true,
+        ),
         ("server CPU", "% of a core", "server_cpu_pct", 1.0, 0, false),
         (
             "unrelated CPU load",
@@ -359,6 +387,22 @@ pub(super) fn soak_section(o: &mut String, inputs: &Inputs) {
             false,
         ),
         (
+            "WebSocket: server CPU per cycle ↓",
+            "µs",
+            "server_us_per:websocket",
+            1.0,
+            0,
+            true,
+        ),
+        (
+            "HTTP batch: server CPU per cycle ↓",
+            "µs",
+            "server_us_per:http_batch",
+            1.0,
+            0,
+            true,
+        ),
+        (
             "WebSocket: server CPU",
             "% of a core",
             "websocket.server_cpu_pct",
@@ -428,8 +472,9 @@ pub(super) fn soak_section(o: &mut String, inputs: &Inputs) {
             o,
             "* **Disturbed run**: unrelated processes used up to {max:.0} % of a core while these \
              ran (100 = one of the machine's 2 cores), so the rates and latencies above are those \
-             of a busy machine, not comparable with the other sections'. The memory figures, \
-             the live Counters, the error counts and the allocation counts do not depend on it."
+             of a busy machine, not comparable with the other sections' (server CPU per call \
+             depends on it less). The memory figures, the live Counters, the error counts and \
+             the allocation counts do not depend on it."
         );
     }
     let failures: Vec<String> = [&cap, &tet].iter().flat_map(|c| c.failures()).collect();
@@ -570,7 +615,7 @@ mod tests {
             line(
                 "tether",
                 "churn",
-                json!({"websocket": {"cycles_per_s": 3000, "errors": 0}, "errors": 0,
+                json!({"websocket": {"cycles_per_s": 3000, "server_cpu_pct": 300, "errors": 0}, "errors": 0,
                        "live_counters_end": 0}),
             ),
         ];
