@@ -194,10 +194,12 @@ drive tether "$TETHER_PORT" "$TETHER_PID" allocs --calls="$ALLOC_CALLS" --concur
 
 capnweb_version="$(node -p 'require("./node_modules/capnweb/package.json").version' 2>/dev/null)"
 commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)"
-changed="$(git -C "$ROOT" status --porcelain -- tether bench 2>/dev/null | wc -l)"
+# Source files changed since the commit (this script's own results do not count).
+changed="$(git -C "$ROOT" status --porcelain --untracked-files=no -- tether tether-macros bench \
+  ':(exclude)bench/results' 2>/dev/null | wc -l)"
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
-  echo "commit: ${commit:-?} ($changed file(s) under tether/ and bench/ changed since)"
+  echo "commit: ${commit:-?} ($changed source file(s) under tether/, tether-macros/ and bench/ changed since)"
   echo "CPU: $(nproc) × $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)"
   echo "rustc: $(rustc --version)"
   echo "node: $(node --version), capnweb $capnweb_version"
