@@ -25,7 +25,10 @@
 #   6. the map() workload (bench/map.mjs, capnweb as the client) against capnweb and the typed
 #      tether server, REPS repetitions interleaved.
 # Raw JSON lines, profiles, the machine description and the commands go to bench/results/
-# (replaced on every run); the report goes to BENCHMARKS.md at the repository root.
+# (replaced on every run, except bench/soak.sh's soak*.{jsonl,txt}, which are kept and shown in
+# the report); the report goes to BENCHMARKS.md at the repository root. Against the tether
+# server, the Rust driver's seq, concurrent and payload runs also count allocations per call
+# (the server's allocCount(), the driver's own allocator), shown in the Rust-driver table.
 #
 # Environment (optional): REPS=3 DURATION=3 WARMUP=1 CONCURRENCY=100 COUNT=100000
 #   PROFILE_SECONDS=4 (perf window)  CALLGRIND_SECONDS=2 (0 skips callgrind)
@@ -118,8 +121,14 @@ if [ "${REPORT_ONLY:-0}" = 1 ]; then
   exit 0
 fi
 
+# bench/soak.sh's results are not this script's: keep them (the report shows them too).
+mkdir -p "$TMP/keep"
+for f in soak.jsonl soak-machine.txt soak-commands.txt; do
+  [ -f "$OUT/$f" ] && cp "$OUT/$f" "$TMP/keep/"
+done
 rm -rf "$OUT"
 mkdir -p "$OUT"
+cp -r "$TMP/keep/." "$OUT/"
 COMMANDS="$OUT/commands.txt"
 : >"$COMMANDS"
 # Records a command (with its variables expanded) in commands.txt, then runs it.

@@ -1,6 +1,8 @@
-//! A counting global allocator: [`System`] plus one atomic counter of the bytes currently
+//! A counting global allocator: [`System`] plus a few atomic counters: the bytes currently
 //! allocated, so the server can answer `heapUsed()` exactly (the Node reference reports V8's
-//! `heapUsed` after a forced GC; a Rust heap has no garbage, so the live total is the analogue).
+//! `heapUsed` after a forced GC; a Rust heap has no garbage, so the live total is the analogue),
+//! and the number of allocation calls made so far, all of them and those of at least
+//! [`LARGE_ALLOCATION`] bytes apart (how often a 1 MiB payload is copied).
 //!
 //! A binary opts in with
 //!
@@ -9,13 +11,20 @@
 //! static ALLOCATOR: tether_bench::alloc::CountingAlloc = tether_bench::alloc::CountingAlloc;
 //! ```
 //!
-//! and reads [`allocated_bytes`]. Without that line the counter stays at zero. The cost is one
-//! uncontended atomic add per allocation and per free.
+//! and reads [`allocated_bytes`], [`allocation_count`] and [`large_allocation_count`]. Without
+//! that line the counters stay at zero. The cost is two or three uncontended atomic adds per
+//! allocation and one per free.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// The size from which an allocation also counts in [`large_allocation_count`]: 1 MiB, the
+/// size of the `payload` workload's `Uint8Array`.
+pub const LARGE_ALLOCATION: usize = 1 << 20;
 
 static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+static LARGE_ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 
 /// Bytes currently allocated through [`CountingAlloc`] (requested sizes, not the allocator's
 /// rounded-up block sizes): zero unless it is the global allocator.
@@ -23,18 +32,40 @@ pub fn allocated_bytes() -> usize {
     ALLOCATED.load(Ordering::Relaxed)
 }
 
-/// The system allocator, counting live bytes. See the module docs.
+/// Allocation calls that succeeded through [`CountingAlloc`] since the process started: every
+/// `alloc`, `alloc_zeroed` and `realloc` (a `realloc` may move the block, so it is counted as
+/// one allocation). Frees are not counted. Zero unless it is the global allocator.
+pub fn allocation_count() -> u64 {
+    ALLOCATIONS.load(Ordering::Relaxed)
+}
+
+/// The part of [`allocation_count`] that asked for at least [`LARGE_ALLOCATION`] bytes (for a
+/// `realloc`, the new size): blocks big enough to hold a whole 1 MiB payload.
+pub fn large_allocation_count() -> u64 {
+    LARGE_ALLOCATIONS.load(Ordering::Relaxed)
+}
+
+/// Counts one successful allocation call of `size` bytes.
+fn count_allocation(size: usize) {
+    ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    if size >= LARGE_ALLOCATION {
+        LARGE_ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The system allocator, counting live bytes and allocation calls. See the module docs.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CountingAlloc;
 
 // SAFETY: every method forwards its arguments unchanged to `System`, which upholds the
 // `GlobalAlloc` contract, and returns `System`'s result unchanged, so the blocks handed out,
 // their alignment and their ownership are exactly `System`'s. The only addition is bookkeeping on
-// an atomic integer, which neither allocates (no re-entrancy) nor panics (`fetch_add`/`fetch_sub`
+// atomic integers, which neither allocates (no re-entrancy) nor panics (`fetch_add`/`fetch_sub`
 // wrap on overflow instead of panicking), so no unwinding can leave an allocation half done. A
-// size is counted only after `System` succeeded (a null pointer is never counted), and
-// `dealloc`/`realloc` get back the same layout the block was allocated with (the caller's
-// obligation), so the counter stays the sum of live requested sizes.
+// size or an allocation call is counted only after `System` succeeded (a null pointer is never
+// counted), and `dealloc`/`realloc` get back the same layout the block was allocated with (the
+// caller's obligation), so the live-bytes counter stays the sum of live requested sizes; the call
+// counters only ever grow.
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
@@ -42,6 +73,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
         let block = unsafe { System.alloc(layout) };
         if !block.is_null() {
             ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+            count_allocation(layout.size());
         }
         block
     }
@@ -51,6 +83,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
         let block = unsafe { System.alloc_zeroed(layout) };
         if !block.is_null() {
             ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+            count_allocation(layout.size());
         }
         block
     }
@@ -70,6 +103,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
             // On failure the old block stays allocated with its old size: nothing changes.
             ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
             ALLOCATED.fetch_add(new_size, Ordering::Relaxed);
+            count_allocation(new_size);
         }
         moved
     }

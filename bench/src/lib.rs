@@ -7,12 +7,13 @@
 //! | binary | what |
 //! | --- | --- |
 //! | `tether-bench-server` | the BenchApi server on tether, typed API by default, `--api=dynamic` for the hand-written baseline (`interop/serve-bench PORT` builds and runs it) |
-//! | `tether-bench-driver` | the workloads of the shared Node driver, written against tether's client |
+//! | `tether-bench-driver` | the workloads of the shared Node driver, written against tether's client, plus `soak`, `churn` and `allocs` |
 //! | `tether-raw-echo` | a plain WebSocket echo server (no RPC): the transport's limit |
 //! | `tether-bench-report` | turns the JSON lines of a run into `BENCHMARKS.md` |
 //!
 //! `bench/run.sh` runs all of it pinned (servers on CPU 0, clients on CPU 1) and writes the
-//! report. The library holds what the binaries share: the counting allocator ([`alloc`]), the
+//! report; `bench/soak.sh` runs the long ones (`soak`, `churn`) against capnweb's server and
+//! tether's, and `allocs` against tether's, and writes the report again with them. The library holds what the binaries share: the counting allocator ([`alloc`]), the
 //! BenchApi servers, typed and dynamic ([`api`]), `/proc` readings ([`procfs`]), the workloads
 //! ([`driver`]) and the report ([`report`]).
 

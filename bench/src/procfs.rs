@@ -27,6 +27,12 @@ pub fn process_rss(pid: &str) -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// Open file descriptors of process `pid` (entries of `/proc/PID/fd`; needs the right to read
+/// it: the same user, or root).
+pub fn open_fds(pid: &str) -> Option<usize> {
+    Some(fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+}
+
 /// This process's resident set size from `/proc/self/statm` (resident pages × page size).
 pub fn self_rss_statm() -> Option<u64> {
     let statm = fs::read_to_string("/proc/self/statm").ok()?;
@@ -105,5 +111,6 @@ mod tests {
         assert!(page.is_power_of_two() && page >= 4096);
         assert!(machine_times().is_some());
         assert!(cpus_allowed("self").is_some());
+        assert!(open_fds("self").unwrap_or(0) >= 3);
     }
 }

@@ -17,6 +17,8 @@
 //! | `commands.txt` | the commands run, one per line |
 //! | `perf-self.txt`, `perf-children.txt`, `perf-dso.txt` | `perf report` outputs |
 //! | `callgrind-self.txt` | `callgrind_annotate` output |
+//! | `soak.jsonl` | `bench/soak.sh`: the Rust driver's `soak`, `churn` (capnweb and tether) and `allocs` (tether) runs, labelled `capnweb` / `tether` |
+//! | `soak-machine.txt`, `soak-commands.txt` | the same run's settings and commands (`bench/run.sh` keeps these three files) |
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -24,6 +26,8 @@ use std::fs;
 use std::path::Path;
 
 use serde_json::Value as Json;
+
+mod soak;
 
 /// The runs of one results file.
 #[derive(Debug, Default)]
@@ -780,17 +784,26 @@ pub struct Inputs {
     pub commands: String,
     /// Profile outputs by file name.
     pub profiles: BTreeMap<String, String>,
+    /// `bench/soak.sh`'s runs (`soak.jsonl`): soak and churn against both servers, allocs.
+    pub soak: Column,
+    /// `soak-machine.txt` as ordered key/value pairs.
+    pub soak_machine: Vec<(String, String)>,
+    /// `soak-commands.txt`.
+    pub soak_commands: String,
 }
 
 impl Inputs {
     /// Reads a results directory.
     pub fn read(dir: &Path) -> Inputs {
         let text = |name: &str| fs::read_to_string(dir.join(name)).unwrap_or_default();
-        let machine = text("machine.txt")
-            .lines()
-            .filter_map(|l| l.split_once(": "))
-            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-            .collect();
+        let pairs = |name: &str| {
+            text(name)
+                .lines()
+                .filter_map(|l| l.split_once(": "))
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .collect()
+        };
+        let machine = pairs("machine.txt");
         let mut profiles = BTreeMap::new();
         for name in [
             "perf-self.txt",
@@ -815,6 +828,9 @@ impl Inputs {
             machine,
             commands: text("commands.txt"),
             profiles,
+            soak: Column::load(&dir.join("soak.jsonl")),
+            soak_machine: pairs("soak-machine.txt"),
+            soak_commands: text("soak-commands.txt"),
         }
     }
 
@@ -976,6 +992,43 @@ pub fn render(inputs: &Inputs) -> String {
             ratio(x, y)
         );
     }
+    // Allocation counts (the server's `allocCount()`), in results that have them.
+    for (label, workload, path, decimals) in [
+        (
+            "sequential: server allocations per call ↓",
+            "seq",
+            "server_allocs_per_call",
+            1,
+        ),
+        (
+            "sequential: driver allocations per call ↓",
+            "seq",
+            "client_allocs_per_call",
+            1,
+        ),
+        (
+            "100 in flight: server allocations per call ↓",
+            "concurrent",
+            "server_allocs_per_call",
+            1,
+        ),
+        (
+            "100 in flight: driver allocations per call ↓",
+            "concurrent",
+            "client_allocs_per_call",
+            1,
+        ),
+        (
+            "echo 1 MiB Uint8Array: server allocations ≥ 1 MiB per call ↓",
+            "payload",
+            "echo_u8_1m.server_large_allocs_per_call",
+            2,
+        ),
+    ] {
+        if let Some(x) = tr.stat(workload, Get::Path(path)) {
+            let _ = writeln!(o, "| {label} | {} | – | |", cell(Some(x), decimals));
+        }
+    }
     let _ = writeln!(o);
     let small = &inputs.small_buffer;
     let small_node = &inputs.small_buffer_node;
@@ -1019,6 +1072,9 @@ pub fn render(inputs: &Inputs) -> String {
         }
         let _ = writeln!(o);
     }
+
+    soak::soak_section(o, inputs);
+    soak::allocs_section(o, inputs);
 
     // ---- runtime choice
     if !inputs.multi.rows.is_empty() {
@@ -1879,6 +1935,9 @@ mod tests {
             machine: vec![("reps".into(), "2".into())],
             commands: String::new(),
             profiles: BTreeMap::new(),
+            soak: Column::default(),
+            soak_machine: Vec::new(),
+            soak_commands: String::new(),
         }
     }
 
@@ -1948,6 +2007,9 @@ mod tests {
             machine: vec![("reps".into(), "1".into())],
             commands: "run".into(),
             profiles: BTreeMap::new(),
+            soak: Column::default(),
+            soak_machine: Vec::new(),
+            soak_commands: String::new(),
         };
         let text = render(&inputs);
         assert!(

@@ -53,6 +53,12 @@ async fn bench_api_answers_as_the_contract_says() {
         }
         assert!(call(&api, "rss", vec![]).await.as_f64().unwrap_or(0.0) > 0.0);
         assert!(call(&api, "heapUsed", vec![]).await.as_f64().is_some());
+        // Beyond the contract: allocation counts (0 here, without the counting allocator).
+        assert!(call(&api, "allocCount", vec![]).await.as_f64().is_some());
+        assert!(call(&api, "largeAllocCount", vec![])
+            .await
+            .as_f64()
+            .is_some());
         assert!(call(&api, "sessionsOpened", vec![]).await.as_f64() >= Some(1.0));
         let info = call(&api, "serverInfo", vec![]).await;
         assert_eq!(info.get("impl").as_str(), Some("tether"));

@@ -93,6 +93,10 @@ fn every_workload_runs_against_the_servers() {
     );
     assert_eq!(number(&seq, "per_call.s2c_frames"), 1.0);
     assert!(seq["server_cpu_pct"].is_number());
+    // Counted by the server's allocator and the driver's.
+    assert!(number(&seq, "server_allocs_per_call") > 0.0, "{seq}");
+    assert!(number(&seq, "client_allocs_per_call") > 0.0, "{seq}");
+    assert_eq!(number(&seq, "server_large_allocs_per_call"), 0.0, "{seq}");
 
     let concurrent = drive(&server, "concurrent", &["--concurrency=10"]);
     assert!(number(&concurrent, "calls") >= 10.0);
@@ -137,6 +141,15 @@ fn every_workload_runs_against_the_servers() {
         );
     }
 
+    // Every 1 MiB echo allocates at least one block of 1 MiB on the server (the bytes).
+    let large = number(&payload, "echo_u8_1m.server_large_allocs_per_call");
+    assert!(large >= 1.0, "{payload}");
+    assert_eq!(
+        number(&payload, "echo_str_64k.server_large_allocs_per_call"),
+        0.0,
+        "{payload}"
+    );
+
     let batch = drive(&server, "batch", &[]);
     for case in ["echo100", "add_chain100"] {
         assert_eq!(number(&batch, &format!("{case}.errors")), 0.0, "{batch}");
@@ -144,6 +157,66 @@ fn every_workload_runs_against_the_servers() {
             number(&batch, &format!("{case}.http_requests_per_batch")),
             1.0,
             "{batch}"
+        );
+    }
+
+    let soak = drive(
+        &server,
+        "soak",
+        &["--calls=2000", "--samples=2", "--concurrency=10"],
+    );
+    assert!(number(&soak, "calls") >= 2000.0, "{soak}");
+    assert_eq!(number(&soak, "errors"), 0.0, "{soak}");
+    assert_eq!(number(&soak, "middle.live_counters"), 10.0, "{soak}");
+    assert_eq!(number(&soak, "live_counters_end"), 0.0, "{soak}");
+    assert_eq!(number(&soak, "live_counters_after_close"), 0.0, "{soak}");
+    assert_eq!(soak["samples"].as_array().map(Vec::len), Some(2), "{soak}");
+    assert!(number(&soak, "start.heap") > 0.0, "{soak}");
+
+    let churn = drive(&server, "churn", &["--cycles=40", "--parallel=3"]);
+    for transport in ["websocket", "http_batch"] {
+        assert_eq!(
+            number(&churn, &format!("{transport}.cycles")),
+            40.0,
+            "{churn}"
+        );
+        assert_eq!(
+            number(&churn, &format!("{transport}.errors")),
+            0.0,
+            "{churn}"
+        );
+        assert_eq!(
+            number(&churn, &format!("{transport}.sessions_opened")),
+            40.0,
+            "{churn}"
+        );
+    }
+    assert_eq!(number(&churn, "live_counters_end"), 0.0, "{churn}");
+    assert_eq!(number(&churn, "fds_after_minus_before"), 0.0, "{churn}");
+
+    let allocs = drive(&server, "allocs", &["--calls=200", "--concurrency=10"]);
+    for case in [
+        "echo_seq",
+        "echo_concurrent",
+        "echo_str_64k",
+        "echo_u8_1m",
+        "bytes_1m",
+    ] {
+        assert_eq!(number(&allocs, &format!("{case}.errors")), 0.0, "{allocs}");
+        assert!(
+            number(&allocs, &format!("{case}.server_allocs_per_call")) > 0.0,
+            "{allocs}"
+        );
+    }
+    assert_eq!(
+        number(&allocs, "echo_seq.server_large_allocs_per_call"),
+        0.0,
+        "{allocs}"
+    );
+    for case in ["echo_u8_1m", "bytes_1m"] {
+        assert!(
+            number(&allocs, &format!("{case}.server_large_allocs_per_call")) >= 1.0,
+            "{allocs}"
         );
     }
 

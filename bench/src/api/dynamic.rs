@@ -42,6 +42,8 @@ fn bench_call(method: &str, args: Vec<Value>) -> RpcResult {
         }
         "rss" => Ok(super::rss().map_or(Value::Null, Value::from)),
         "heapUsed" => Ok(super::heap_used().into()),
+        "allocCount" => Ok(super::alloc_count().into()),
+        "largeAllocCount" => Ok(super::large_alloc_count().into()),
         "liveCounters" => Ok(super::live_counters().into()),
         "sessionsOpened" => Ok(super::sessions_opened().into()),
         "serverInfo" => Ok(server_info(Api::Dynamic)),

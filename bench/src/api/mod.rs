@@ -4,7 +4,7 @@
 //! picks one.
 //!
 //! This module owns what the contract means, shared by both: the process-wide counts
-//! ([`live_counters`], [`sessions_opened`]), `serverInfo()` ([`server_info`]), a Counter's state
+//! ([`live_counters`], [`sessions_opened`], [`alloc_count`]), `serverInfo()` ([`server_info`]), a Counter's state
 //! ([`CounterState`]) and the argument conversions of `makeCounter`, `bytes` and `listOfStubs`.
 //! [`js`] holds the JavaScript value semantics they follow. The two implementations only
 //! dispatch to these, so they answer alike (`bench/tests/api.rs` checks it).
@@ -112,6 +112,10 @@ pub fn server_info(api: Api) -> Value {
             "heapUsed",
             "bytes live in the counting global allocator".into(),
         ),
+        (
+            "allocCount",
+            "allocation calls so far (allocCount(), largeAllocCount() for those >= 1 MiB)".into(),
+        ),
         ("pid", std::process::id().into()),
         (
             "sizes",
@@ -153,6 +157,18 @@ pub fn rss() -> Option<u64> {
 /// `heapUsed()`: bytes live in the counting global allocator.
 pub fn heap_used() -> usize {
     crate::alloc::allocated_bytes()
+}
+
+/// `allocCount()` (tether only, beyond the contract): allocation calls made by the counting
+/// global allocator since the server started (see [`crate::alloc::allocation_count`]).
+pub fn alloc_count() -> u64 {
+    crate::alloc::allocation_count()
+}
+
+/// `largeAllocCount()` (tether only, beyond the contract): the allocation calls of at least
+/// 1 MiB among them (see [`crate::alloc::large_allocation_count`]).
+pub fn large_alloc_count() -> u64 {
+    crate::alloc::large_allocation_count()
 }
 
 /// A Counter's state, whichever implementation serves it: the value (a JavaScript number) and

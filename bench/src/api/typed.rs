@@ -35,6 +35,10 @@ pub trait BenchApi {
     fn rss(&self) -> Option<u64>;
     /// Bytes live in the server's heap.
     fn heap_used(&self) -> usize;
+    /// Allocation calls so far (tether only, beyond the contract).
+    fn alloc_count(&self) -> u64;
+    /// Allocation calls of at least 1 MiB so far (tether only, beyond the contract).
+    fn large_alloc_count(&self) -> u64;
     /// Counters created and not yet disposed, process-wide.
     fn live_counters(&self) -> i64;
     /// Sessions opened, process-wide.
@@ -98,6 +102,14 @@ impl BenchApi for BenchApiImpl {
 
     fn heap_used(&self) -> usize {
         super::heap_used()
+    }
+
+    fn alloc_count(&self) -> u64 {
+        super::alloc_count()
+    }
+
+    fn large_alloc_count(&self) -> u64 {
+        super::large_alloc_count()
     }
 
     fn live_counters(&self) -> i64 {

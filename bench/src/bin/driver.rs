@@ -15,7 +15,8 @@ fn main() -> ExitCode {
             eprintln!(
                 "tether-bench-driver: {error}\nusage: tether-bench-driver URL WORKLOAD \
                  [--duration=S] [--warmup=S] [--concurrency=C] [--count=N] [--server-pid=PID] \
-                 [--label=L] [--rep=N] [--attempt=N]\nworkloads: {}",
+                 [--label=L] [--rep=N] [--attempt=N] [--calls=N] [--cycles=N] [--parallel=N] \
+                 [--samples=N]\nworkloads: {}",
                 tether_bench::driver::WORKLOADS.join(" ")
             );
             return ExitCode::from(2);

@@ -72,6 +72,45 @@ where
     run
 }
 
+/// Runs `call` `n` times in all, from `concurrency` loops (each starts its next call when its
+/// previous one finished, until `n` calls have started), recording each call's latency. Call
+/// `i` gets `i` (0 to `n - 1`). All loops run on the current task.
+pub async fn run_count<F, Fut>(n: u64, concurrency: usize, call: F) -> Run
+where
+    F: Fn(u64) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let run = RefCell::new(Run::default());
+    let next = std::cell::Cell::new(0u64);
+    let start = Instant::now();
+    let loops = (0..concurrency.max(1)).map(|_| {
+        let (call, run, next) = (&call, &run, &next);
+        async move {
+            loop {
+                let i = next.get();
+                if i >= n {
+                    break;
+                }
+                next.set(i + 1);
+                let began = Instant::now();
+                let outcome = call(i).await;
+                let took = began.elapsed().as_secs_f64() * 1000.0;
+                let mut run = run.borrow_mut();
+                run.latencies_ms.push(took);
+                run.count += 1;
+                if let Err(message) = outcome {
+                    run.errors += 1;
+                    run.first_error.get_or_insert(message);
+                }
+            }
+        }
+    });
+    futures_util::future::join_all(loops).await;
+    let mut run = run.into_inner();
+    run.elapsed = start.elapsed().as_secs_f64();
+    run
+}
+
 /// Nearest-rank percentile of sorted values.
 fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
     if sorted.is_empty() {
@@ -200,5 +239,29 @@ mod tests {
         assert_eq!(run.errors, 1);
         assert_eq!(run.first_error.as_deref(), Some("two"));
         assert_eq!(run.latencies_ms.len() as u64, run.count);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn run_count_makes_exactly_n_calls() {
+        let seen = RefCell::new(Vec::new());
+        let run = run_count(25, 4, |i| {
+            let seen = &seen;
+            async move {
+                tokio::task::yield_now().await;
+                seen.borrow_mut().push(i);
+                if i == 3 {
+                    Err("three".to_owned())
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .await;
+        assert_eq!(run.count, 25);
+        assert_eq!(run.errors, 1);
+        let mut seen = seen.into_inner();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..25).collect::<Vec<u64>>());
+        assert_eq!(run_count(0, 4, |_| async { Ok(()) }).await.count, 0);
     }
 }

@@ -5,11 +5,28 @@
 //! ```text
 //! tether-bench-driver URL WORKLOAD [--duration=5] [--warmup=1] [--concurrency=100]
 //!                     [--count=100000] [--server-pid=PID] [--label=TEXT] [--rep=N] [--attempt=N]
+//!                     [--calls=N] [--cycles=N] [--parallel=N] [--samples=N]
 //! ```
 //!
 //! Workloads: `seq`, `concurrent`, `pipeline`, `stubs`, `payload`, `batch` (a BenchApi server)
-//! and `raw-seq`, `raw-concurrent` (a plain WebSocket echo server). `URL`'s scheme is swapped as
-//! needed: `ws://` for WebSocket workloads, `http://` for `batch`.
+//! and `raw-seq`, `raw-concurrent` (a plain WebSocket echo server), as in the shared kit; and
+//! three of this driver's own, bounded by counts rather than by time:
+//!
+//! * `soak` (`--calls`, default 1,000,000; `--samples`, default 10; `--concurrency` loops): one
+//!   WebSocket session, stubs created, called, passed back as arguments and disposed, the
+//!   server's memory and live Counters read after every tenth of the calls ([`soak`]);
+//! * `churn` (`--cycles`, default 50,000; `--parallel`, default 4): fresh sessions connected,
+//!   called and closed, over WebSocket and then over HTTP batch ([`soak`]);
+//! * `allocs` (`--calls`, default 20,000): echo calls counted by the server's and this driver's
+//!   counting allocators, allocations per call and 1 MiB allocations per 1 MiB payload
+//!   ([`allocs`]).
+//!
+//! `URL`'s scheme is swapped as needed: `ws://` for WebSocket workloads, `http://` for `batch`.
+//!
+//! Against a tether server, `seq`, `concurrent` and `payload` also report the server's
+//! allocations per call (`server_allocs_per_call`, from its extra `allocCount()` and
+//! `largeAllocCount()` methods; `null` against a server without them) and the driver's own
+//! (`client_allocs_per_call`).
 //!
 //! Differences from the Node driver, by necessity: the client is tether on a current-thread
 //! Tokio runtime (so `client_*` figures are tether's client, not capnweb's);
@@ -18,7 +35,9 @@
 //! `http_requests_per_batch` is the number of sessions the server opened per batch, read from
 //! the tether server's extra `sessionsOpened()` method (`null` against a server without it).
 
+pub mod allocs;
 pub mod measure;
+pub mod soak;
 pub mod socket;
 mod workloads;
 
@@ -49,6 +68,15 @@ pub struct Options {
     pub rep: Option<u64>,
     /// Attempt number, copied into the output line.
     pub attempt: Option<u64>,
+    /// Calls made by `soak` (default 1,000,000) or per small-echo case of `allocs` (default
+    /// 20,000).
+    pub calls: Option<u64>,
+    /// Connect / call / close cycles of `churn`, per transport (default 50,000).
+    pub cycles: Option<u64>,
+    /// Cycles in progress at once in `churn` (default 4).
+    pub parallel: Option<usize>,
+    /// Memory readings `soak` takes over its run (default 10).
+    pub samples: Option<u64>,
 }
 
 impl Options {
@@ -66,6 +94,10 @@ impl Options {
             label: None,
             rep: None,
             attempt: None,
+            calls: None,
+            cycles: None,
+            parallel: None,
+            samples: None,
         };
         for arg in args {
             let Some(flag) = arg.strip_prefix("--") else {
@@ -83,6 +115,10 @@ impl Options {
                 "label" => options.label = Some(value.to_owned()),
                 "rep" => options.rep = Some(value.parse().map_err(|_| bad())?),
                 "attempt" => options.attempt = Some(value.parse().map_err(|_| bad())?),
+                "calls" => options.calls = Some(value.parse().map_err(|_| bad())?),
+                "cycles" => options.cycles = Some(value.parse().map_err(|_| bad())?),
+                "parallel" => options.parallel = Some(value.parse().map_err(|_| bad())?),
+                "samples" => options.samples = Some(value.parse().map_err(|_| bad())?),
                 _ => return Err(format!("unknown option --{key}")),
             }
         }
@@ -113,7 +149,7 @@ impl Options {
 }
 
 /// The workloads this driver knows.
-pub const WORKLOADS: [&str; 8] = [
+pub const WORKLOADS: [&str; 11] = [
     "seq",
     "concurrent",
     "pipeline",
@@ -122,6 +158,9 @@ pub const WORKLOADS: [&str; 8] = [
     "batch",
     "raw-seq",
     "raw-concurrent",
+    "soak",
+    "churn",
+    "allocs",
 ];
 
 /// Runs the workload and returns the whole output line: the header plus `result` or `error`.
@@ -157,9 +196,18 @@ fn integers_as_integers(value: &mut Json) {
     }
 }
 
-/// Seconds after which a run is abandoned (as `client.mjs`'s watchdog).
+/// Seconds after which a run is abandoned (as `client.mjs`'s watchdog). The count-bound
+/// workloads get time for their counts at a rate far below any measured one (1,000 calls/s for
+/// `soak` and `allocs`, 50 cycles/s for `churn`).
 pub fn watchdog(options: &Options) -> Duration {
-    Duration::from_secs_f64(options.duration * 4.0 + options.warmup * 4.0 + 120.0)
+    let timed = options.duration * 4.0 + options.warmup * 4.0 + 120.0;
+    let counted = match options.workload.as_str() {
+        "soak" => soak::soak_calls(options) as f64 / 1000.0,
+        "allocs" => allocs::calls(options) as f64 * 4.0 / 1000.0,
+        "churn" => 2.0 * soak::churn_cycles(options) as f64 / 50.0,
+        _ => 0.0,
+    };
+    Duration::from_secs_f64(timed + counted)
 }
 
 /// The fields every output line starts with.
@@ -198,6 +246,18 @@ pub fn header(options: &Options) -> Map<String, Json> {
             "count": options.count,
         }),
     );
+    if let Some(Json::Object(params)) = h.get_mut("params") {
+        for (key, value) in [
+            ("calls", options.calls.map(|x| x as usize)),
+            ("cycles", options.cycles.map(|x| x as usize)),
+            ("parallel", options.parallel),
+            ("samples", options.samples.map(|x| x as usize)),
+        ] {
+            if let Some(value) = value {
+                params.insert(key.into(), json!(value));
+            }
+        }
+    }
     h
 }
 

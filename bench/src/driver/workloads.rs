@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value as Json};
 use tether::{Bytes, RpcPromise, Stub, Value};
 use tokio_tungstenite::tungstenite::Message;
 
+use super::allocs::{per_call, reading_overhead, AllocMark};
 use super::measure::{latency_summary, round, run_for, CpuWindow, Run};
 use super::socket::{connect_socket, RpcConnection};
 use super::Options;
@@ -26,6 +27,9 @@ pub(super) async fn run(o: &Options) -> Outcome {
         "batch" => batch(o).await,
         "raw-seq" => raw(o, 1).await,
         "raw-concurrent" => raw(o, o.concurrency).await,
+        "soak" => super::soak::soak(o).await,
+        "churn" => super::soak::churn(o).await,
+        "allocs" => super::allocs::run(o).await,
         other => Err(format!("unknown workload {other}")),
     }
 }
@@ -77,17 +81,21 @@ async fn seq(o: &Options) -> Outcome {
         }
     };
     run_for(o.warmup, 1, call).await;
+    let overhead = reading_overhead(api).await;
+    let a0 = AllocMark::before(api).await;
     let f0 = conn.frames.snapshot();
     let cpu = CpuWindow::start(o.server_pid);
     let r = run_for(o.duration, 1, call).await;
     let cpu = cpu.finish();
     let f1 = conn.frames.snapshot();
+    let a1 = AllocMark::after(api).await;
     conn.close().await;
     Ok(merge([
         calls_summary(&r),
         Json::Object(cpu),
         errors(&r),
         json!({ "per_call": f1.delta_per(&f0, r.count as f64) }),
+        Json::Object(per_call(&a0, &a1, overhead, r.count)),
     ]))
 }
 
@@ -104,11 +112,14 @@ async fn concurrent(o: &Options) -> Outcome {
         }
     };
     run_for(o.warmup, o.concurrency, call).await;
+    let overhead = reading_overhead(api).await;
+    let a0 = AllocMark::before(api).await;
     let f0 = conn.frames.snapshot();
     let cpu = CpuWindow::start(o.server_pid);
     let r = run_for(o.duration, o.concurrency, call).await;
     let cpu = cpu.finish();
     let f1 = conn.frames.snapshot();
+    let a1 = AllocMark::after(api).await;
     conn.close().await;
     Ok(merge([
         json!({ "concurrency": o.concurrency }),
@@ -116,6 +127,7 @@ async fn concurrent(o: &Options) -> Outcome {
         Json::Object(cpu),
         errors(&r),
         json!({ "per_call": f1.delta_per(&f0, r.count as f64) }),
+        Json::Object(per_call(&a0, &a1, overhead, r.count)),
     ]))
 }
 
@@ -368,6 +380,7 @@ async fn payload(o: &Options) -> Outcome {
     let text = "x".repeat(64 * 1024);
     let data: Vec<u8> = (0..MIB).map(|i| ((i * 7) & 0xff) as u8).collect();
     let mut out = Map::new();
+    let overhead = reading_overhead(api).await;
     for (name, size) in [
         ("echo_str_64k", text.len()),
         ("echo_u8_1m", data.len()),
@@ -417,11 +430,13 @@ async fn payload(o: &Options) -> Outcome {
             }
         };
         run_for(o.warmup, 1, call).await;
+        let a0 = AllocMark::before(api).await;
         let f0 = conn.frames.snapshot();
         let cpu = CpuWindow::start(o.server_pid);
         let r = run_for(o.duration, 1, call).await;
         let cpu = cpu.finish();
         let f1 = conn.frames.snapshot();
+        let a1 = AllocMark::after(api).await;
         let lat = latency_summary(&r.latencies_ms);
         let ms = |key: &str| {
             lat.get(key)
@@ -449,6 +464,7 @@ async fn payload(o: &Options) -> Outcome {
             );
             map.insert("errors".into(), json!(r.errors));
             map.insert("first_error".into(), json!(r.first_error));
+            map.extend(per_call(&a0, &a1, overhead, r.count));
         }
         out.insert(name.into(), entry);
     }
