@@ -356,7 +356,7 @@ impl MapArg {
 }
 
 impl Instr {
-    fn json(&self, ids: &mut Ids, depth: usize, _inner: bool) -> Json {
+    fn json(&self, ids: &mut Ids, depth: usize) -> Json {
         if depth > MAX_DEPTH {
             return Json::Null;
         }
@@ -375,15 +375,15 @@ impl Instr {
                 ]),
                 None => json!(["pipeline", id, path(keys)]),
             },
-            Instr::Remap(remap) => remap.json_inner(ids, depth + 1, _inner),
+            Instr::Remap(remap) => remap.json_inner(ids, depth + 1),
             Instr::Value(arg) => arg.json(ids, depth + 1),
         }
     }
 }
 
 impl Remap {
-    /// The `remap` expression. At the top (`inner` false) `id` and captures name the server's
-    /// table; inside a mapper they name the mapper's table.
+    /// The top-level `remap` expression on `target`: its captures name the server's table.
+    /// Nested remaps (`json_inner`) name the mapper's table instead.
     pub fn json(&self, target: i64, ids: &mut Ids) -> Json {
         let captures: Vec<Json> = self
             .captures
@@ -399,12 +399,12 @@ impl Remap {
             .instructions
             .iter()
             .take(8)
-            .map(|i| i.json(ids, 1, true))
+            .map(|i| i.json(ids, 1))
             .collect();
         json!(["remap", target, path(&self.path), captures, instructions])
     }
 
-    fn json_inner(&self, ids: &mut Ids, depth: usize, _inner: bool) -> Json {
+    fn json_inner(&self, ids: &mut Ids, depth: usize) -> Json {
         if depth > MAX_DEPTH {
             return Json::Null;
         }
@@ -423,7 +423,7 @@ impl Remap {
             .instructions
             .iter()
             .take(8)
-            .map(|i| i.json(ids, depth + 1, true))
+            .map(|i| i.json(ids, depth + 1))
             .collect();
         json!(["remap", self.id, path(&self.path), captures, instructions])
     }
