@@ -95,11 +95,12 @@ async fn run(port: u16, api: Api) -> std::io::Result<()> {
     stdout.flush()?;
     drop(stdout);
 
-    let server = tether::server::serve(
-        listener,
-        move || api.main_stub(),
-        tether::server::ServerOptions::default(),
-    );
+    // The `stubs` workload holds 100,000 counters on one session, the default quota of
+    // exports for an untrusted peer: a benchmark client is trusted, so give it room.
+    let mut options = tether::server::ServerOptions::default();
+    options.session.quotas.max_exports = 1_000_000;
+    options.session.quotas.max_unpulled_pushes = 1_000_000;
+    let server = tether::server::serve(listener, move || api.main_stub(), options);
     tokio::select! {
         served = server => served,
         _ = shutdown.recv() => Ok(()),

@@ -96,6 +96,8 @@ pub(super) struct Core {
     pub(super) imports: ImportTable,
     pub(super) exports: ExportTable,
     pub(super) outbox: Vec<String>,
+    /// The outbox holds a message something waits for (anything but a release).
+    pub(super) urgent: bool,
     pub(super) options: SessionOptions,
     on_eof: OnEof,
     pub(super) encode_options: EncodeOptions,
@@ -130,6 +132,7 @@ impl Core {
             imports,
             exports: ExportTable::new(main),
             outbox: Vec::new(),
+            urgent: false,
             encode_options: EncodeOptions {
                 expose_stacks: options.expose_stacks,
             },
@@ -419,6 +422,20 @@ impl Drop for DropGuard {
     }
 }
 
+/// How long releases alone may wait for another message to travel with. A release answers
+/// nothing, so sending it a moment later costs no one a round trip, while sending it with the
+/// next call (a client's next `push` usually follows within microseconds) saves the peer a
+/// wake-up and a read per call.
+const RELEASE_LINGER: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Completes at `linger`, if set; never otherwise.
+async fn sleep_until_linger(linger: Option<tokio::time::Instant>) {
+    match linger {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Completes at the shutdown deadline, if a shutdown is under way; never otherwise.
 async fn sleep_until_deadline(shutting_down: &Option<(RpcError, tokio::time::Instant)>) {
     match shutting_down {
@@ -460,8 +477,19 @@ pub(super) async fn run(
     let (mut sink, mut stream) = transport.split();
     let mut tasks = Tasks::default();
     let mut input_open = true;
+    // When the outbox holds only releases, the write waits until this deadline for a message to
+    // ride with (see `RELEASE_LINGER`).
+    let mut linger: Option<tokio::time::Instant> = None;
     loop {
-        if !core.outbox.is_empty() {
+        let due = linger.is_some_and(|at| tokio::time::Instant::now() >= at);
+        let write_now = core.urgent || due || core.ending.is_some();
+        if core.outbox.is_empty() {
+            linger = None;
+        } else if !write_now {
+            linger.get_or_insert_with(|| tokio::time::Instant::now() + RELEASE_LINGER);
+        } else {
+            linger = None;
+            core.urgent = false;
             let outbox = std::mem::take(&mut core.outbox);
             for text in &outbox {
                 core.stats.sent(text.len());
@@ -504,6 +532,7 @@ pub(super) async fn run(
             Some(_) = tasks.handlers.join_next() => None,
             Some(_) = tasks.background.join_next() => None,
             () = sleep_until_deadline(&core.shutting_down) => None,
+            () = sleep_until_linger(linger) => None,
         };
         // From here to the write, the turn is synchronous: work it starts that cannot finish at
         // once joins the task set directly instead of being sent back through the link.

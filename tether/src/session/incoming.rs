@@ -57,12 +57,20 @@ impl Core {
                 }
             }
             RawMessage::Resolve(id, expr) => {
+                // Looked up before the value is evaluated, as capnweb does: an id the value
+                // itself introduces is not the import being resolved.
+                let known = self.imports.get_mut(id).is_some();
                 let value = self.evaluate(expr)?;
-                self.settle_import(id, Hook::from_result(Ok(value)));
+                if known {
+                    self.settle_import(id, Ok(value));
+                }
             }
             RawMessage::Reject(id, expr) => {
+                let known = self.imports.get_mut(id).is_some();
                 let value = self.evaluate(expr)?;
-                self.settle_import(id, Hook::Error(Arc::new(error_from_value(value))));
+                if known {
+                    self.settle_import(id, Err(error_from_value(value)));
+                }
             }
             RawMessage::Release(id, count) => {
                 let released = self.exports.release(id, count)?;
@@ -94,9 +102,23 @@ impl Core {
 
     /// A promise we imported settled: hand the result to its handles and release the entry
     /// (its resolution replaces it). Unknown or released ids are ignored, as capnweb does.
-    fn settle_import(&mut self, id: i64, resolution: Hook) {
+    ///
+    /// A value holding a stub or promise of the very import it resolves would be a reference
+    /// cycle (the slot holding itself, never released): it is refused, as JavaScript refuses a
+    /// promise resolved to itself, and what it holds is released.
+    fn settle_import(&mut self, id: i64, outcome: Result<Value, RpcError>) {
         let Some(entry) = self.imports.remove(id) else {
             return;
+        };
+        let resolution = match outcome {
+            Ok(value) if holds_slot(&value, &entry.slot) => {
+                drop(value);
+                Hook::Error(Arc::new(RpcError::type_error(format!(
+                    "Chaining cycle detected: import {id} was resolved to a value holding itself."
+                ))))
+            }
+            Ok(value) => Hook::from_result(Ok(value)),
+            Err(error) => Hook::Error(Arc::new(error)),
         };
         self.send_plain(&wire::OutMessage::Release(id, entry.remote_refcount));
         entry.slot.settle(resolution.clone());
@@ -142,6 +164,19 @@ impl Core {
             }),
             &Spawner::Session(self.link.clone()),
         );
+    }
+}
+
+/// Whether `value` holds a stub or promise of `slot` itself.
+fn holds_slot(value: &Value, slot: &Arc<crate::core::import::ImportSlot>) -> bool {
+    let is_slot =
+        |hook: &Hook| matches!(hook, Hook::Import(import) if Arc::ptr_eq(&import.slot, slot));
+    match value {
+        Value::Stub(stub) => is_slot(&stub.hook),
+        Value::Promise(promise) => is_slot(&promise.hook),
+        Value::Array(items) => items.iter().any(|v| holds_slot(v, slot)),
+        Value::Object(object) => object.iter().any(|(_, v)| holds_slot(v, slot)),
+        _ => false,
     }
 }
 

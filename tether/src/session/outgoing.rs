@@ -28,7 +28,16 @@ impl Core {
         result_ref: Weak<ImportRef>,
     ) {
         if let Some(resolved) = target.resolution().cloned() {
-            // The target resolved while this call was queued: deliver it to the resolution.
+            // The target resolved while this call was queued: deliver it to the resolution,
+            // unless the target resolved to this call's own result (a promise waiting on itself,
+            // which a peer can make by resolving an import to a pipeline through it): delivering
+            // would chain a new call on every turn, without end.
+            if matches!(&resolved, Hook::Import(import) if Arc::ptr_eq(&import.slot, &result)) {
+                result.settle(Hook::Error(Arc::new(RpcError::type_error(
+                    "Chaining cycle detected: a promise was resolved to a call on itself.",
+                ))));
+                return;
+            }
             let hook = match args {
                 Some(args) => resolved.call(&path, args, &Spawner::Runtime),
                 None => resolved.get(&path, &Spawner::Runtime),
@@ -56,7 +65,7 @@ impl Core {
         match self.encode(&message) {
             Ok(text) => {
                 self.imports.insert_push(result, result_ref);
-                self.outbox.push(text);
+                self.queue(text, true);
             }
             Err(error) => {
                 result.settle(Hook::Error(Arc::new(error)));
@@ -100,7 +109,7 @@ impl Core {
         match encoded {
             Ok(text) => {
                 self.imports.insert_push(result, result_ref);
-                self.outbox.push(text);
+                self.queue(text, true);
             }
             Err(error) => {
                 result.settle(Hook::Error(Arc::new(error)));
@@ -123,7 +132,7 @@ impl Core {
             Err(error) => self.encode(&OutMessage::Reject(id, error)),
         };
         if let Ok(text) = text {
-            self.outbox.push(text);
+            self.queue(text, true);
         }
         if auto_release {
             let released = self.exports.release(id, 1);
@@ -134,8 +143,16 @@ impl Core {
     /// Sends a message that holds no stubs.
     pub(super) fn send_plain(&mut self, message: &OutMessage<'_>) {
         if let Ok(text) = wire::encode(message, &mut NoExports, &self.encode_options) {
-            self.outbox.push(text);
+            // A release waits for no answer: it may ride with the next message (see `run`).
+            let urgent = !matches!(message, OutMessage::Release(..));
+            self.queue(text, urgent);
         }
+    }
+
+    /// Queues a message for this turn's write. `urgent` unless nothing waits for it.
+    pub(super) fn queue(&mut self, text: String, urgent: bool) {
+        self.outbox.push(text);
+        self.urgent |= urgent;
     }
 
     /// Encodes a message, exporting the stubs in it. On failure, the exports it made are undone.

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Hostile-peer probes against tether's TestTarget server (issue 12), each bounded in time:
+#   bench/probes/run.sh            (from any directory; a few minutes)
+# Builds tether-testtarget (release), then for each probe starts a fresh server and reports the
+# server's peak and final RSS and CPU: one 31 MiB frame nested at the depth limit, echoed;
+# 1,000,000 pushes never pulled; 200,000 exported stubs kept; N idle WebSocket sessions.
+# Results go to bench/results/probes.txt with the command that produced them.
+# Environment: IDLE=2000 (idle sessions), PUSHES=1000000, EXPORTS=200000.
+set -u -o pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+OUT="$ROOT/bench/results/probes.txt"
+cargo build --release -p tether-testtarget --manifest-path "$ROOT/Cargo.toml" >&2 || exit 1
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/tether-testtarget"
+[ -d "$ROOT/interop/node_modules/ws" ] || (cd "$ROOT/interop" && npm ci --no-audit --no-fund >&2)
+export INTEROP_DIR="$ROOT/interop"
+PORT=48400
+kib() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$2/status"; }
+cpu() { awk '{printf "%.2f s", ($14 + $15) / 100}' "/proc/$1/stat"; }
+serve() {
+  PORT=$((PORT + 1))
+  "$BIN" "$PORT" >/dev/null 2>&1 &
+  SERVER=$!
+  for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return; sleep 0.1; done
+}
+stop() { kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null; }
+{
+  echo "# bench/probes/run.sh, $(date -u +%FT%TZ), commit $(git -C "$ROOT" rev-parse --short HEAD)"
+  echo
+  serve
+  echo "## one 31 MiB frame nested at the depth limit, echoed and pulled"
+  (cd "$HERE" && timeout 120 node amplify.mjs "ws://127.0.0.1:$PORT/" 2>&1)
+  echo "server: peak RSS $(kib VmHWM "$SERVER") KiB, RSS after $(kib VmRSS "$SERVER") KiB, CPU $(cpu "$SERVER")"
+  stop
+  echo
+  serve
+  echo "## ${PUSHES:-1000000} pushes never pulled"
+  (cd "$HERE" && timeout 300 node pushes.mjs "ws://127.0.0.1:$PORT/" "${PUSHES:-1000000}")
+  echo "server: peak RSS $(kib VmHWM "$SERVER") KiB, RSS after $(kib VmRSS "$SERVER") KiB, CPU $(cpu "$SERVER")"
+  stop
+  echo
+  serve
+  echo "## ${EXPORTS:-200000} exported stubs kept"
+  (cd "$HERE" && timeout 300 node pushes.mjs "ws://127.0.0.1:$PORT/" "${EXPORTS:-200000}" --exports)
+  echo "server: peak RSS $(kib VmHWM "$SERVER") KiB, RSS after $(kib VmRSS "$SERVER") KiB, CPU $(cpu "$SERVER")"
+  stop
+  echo
+  serve
+  n="${IDLE:-2000}"
+  before=$(kib VmRSS "$SERVER")
+  echo "## $n idle WebSocket sessions"
+  (cd "$HERE" && node idle.mjs "ws://127.0.0.1:$PORT/" "$n" > "$OUT.idle" 2>&1) &
+  client=$!
+  for _ in $(seq 1 240); do grep -q ready "$OUT.idle" 2>/dev/null && break; sleep 0.5; done
+  sleep 1
+  after=$(kib VmRSS "$SERVER")
+  echo "server RSS $before -> $after KiB: $(( (after - before) * 1024 / n )) bytes per idle session"
+  kill "$client" 2>/dev/null; rm -f "$OUT.idle"
+  stop
+} | tee "$OUT"
