@@ -26,7 +26,8 @@
 #      tether server, REPS repetitions interleaved.
 # Raw JSON lines, profiles, the machine description and the commands go to bench/results/
 # (replaced on every run, except bench/soak.sh's soak*.{jsonl,txt}, which are kept and shown in
-# the report); the report goes to BENCHMARKS.md at the repository root. Against the tether
+# the report); the report goes to BENCHMARKS.md at the repository root, and bench/before-after.sh's
+# section is appended to it again from bench/before-after/results.jsonl. Against the tether
 # server, the Rust driver's seq, concurrent and payload runs also count allocations per call
 # (the server's allocCount(), the driver's own allocator), shown in the Rust-driver table.
 #
@@ -108,6 +109,11 @@ write_report() {
   ];
   fs.appendFileSync(process.argv[2], out.join("\n") + "\n");
 ' "$OUT/map.jsonl" "$REPORT" || die "map report failed"
+  # bench/before-after.sh's section, again from its own results (they live outside bench/results).
+  if [ -s "$HERE/before-after/results.jsonl" ]; then
+    python3 "$HERE/before_after.py" "$HERE/before-after/results.jsonl" "$REPORT" \
+      || die "before/after report failed"
+  fi
 }
 
 if [ "${REPORT_ONLY:-0}" = 1 ]; then
