@@ -106,7 +106,8 @@ def main(results, report):
         "server and the raw tokio-tungstenite echo; servers on CPU 0, drivers on CPU 1; medians "
         f"over {reps} repetitions. CPU per call = the server's (or client's) CPU time in the "
         "measured window ÷ calls. Ratios are within this one run; see "
-        "`bench/before-after/commands.txt` for the exact commits.",
+        "`bench/before-after/commands.txt` for the exact commits and `bench/before-after/README.md` for what "
+        "the figures say and what is left.",
         "",
         "| measure | before | after | after ÷ before | target | after vs target |",
         "|---|---|---|---|---|---|",
