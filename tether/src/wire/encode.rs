@@ -174,28 +174,8 @@ impl Encoder<'_> {
             Value::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
             Value::Number(n) => self.number(*n),
             Value::String(s) => write_str(&mut self.out, s),
-            Value::Array(items) => {
-                self.out.push_str("[[");
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        self.out.push(',');
-                    }
-                    self.value(item, depth + 1)?;
-                }
-                self.out.push_str("]]");
-            }
-            Value::Object(object) => {
-                self.out.push('{');
-                for (i, (key, item)) in object.iter().enumerate() {
-                    if i > 0 {
-                        self.out.push(',');
-                    }
-                    write_str(&mut self.out, key);
-                    self.out.push(':');
-                    self.value(item, depth + 1)?;
-                }
-                self.out.push('}');
-            }
+            Value::Array(items) => self.array(items, depth, Self::value)?,
+            Value::Object(object) => self.object(object.iter(), depth, Self::value)?,
             Value::BigInt(b) => {
                 let _ = write!(self.out, "[\"bigint\",\"{b}\"]");
             }
@@ -336,6 +316,44 @@ impl Encoder<'_> {
         Ok(())
     }
 
+    /// An array (escaped as `[[...]]`), each item written by `item` one level deeper.
+    fn array<T>(
+        &mut self,
+        items: &[T],
+        depth: usize,
+        mut item: impl FnMut(&mut Self, &T, usize) -> Result<(), RpcError>,
+    ) -> Result<(), RpcError> {
+        self.out.push_str("[[");
+        for (i, each) in items.iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            item(self, each, depth + 1)?;
+        }
+        self.out.push_str("]]");
+        Ok(())
+    }
+
+    /// An object, each value written by `item` one level deeper.
+    fn object<'v, T: 'v>(
+        &mut self,
+        entries: impl Iterator<Item = (&'v str, &'v T)>,
+        depth: usize,
+        mut item: impl FnMut(&mut Self, &T, usize) -> Result<(), RpcError>,
+    ) -> Result<(), RpcError> {
+        self.out.push('{');
+        for (i, (key, each)) in entries.enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            write_str(&mut self.out, key);
+            self.out.push(':');
+            item(self, each, depth + 1)?;
+        }
+        self.out.push('}');
+        Ok(())
+    }
+
     /// One mapper expression at `depth`; table references are written as they are.
     fn expr(&mut self, expr: &Expr, depth: usize) -> Result<(), RpcError> {
         if depth >= MAX_SERIALIZE_DEPTH {
@@ -343,27 +361,10 @@ impl Encoder<'_> {
         }
         match expr {
             Expr::Value(value) => self.value(value, depth)?,
-            Expr::Array(items) => {
-                self.out.push_str("[[");
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        self.out.push(',');
-                    }
-                    self.expr(item, depth + 1)?;
-                }
-                self.out.push_str("]]");
-            }
+            Expr::Array(items) => self.array(items, depth, Self::expr)?,
             Expr::Object(entries) => {
-                self.out.push('{');
-                for (i, (key, item)) in entries.iter().enumerate() {
-                    if i > 0 {
-                        self.out.push(',');
-                    }
-                    write_str(&mut self.out, key);
-                    self.out.push(':');
-                    self.expr(item, depth + 1)?;
-                }
-                self.out.push('}');
+                let entries = entries.iter().map(|(key, item)| (key.as_str(), item));
+                self.object(entries, depth, Self::expr)?;
             }
             Expr::Error(error) => self.error_expr(error, depth)?,
             Expr::Ref(r) => self.reference(r, false, depth)?,
