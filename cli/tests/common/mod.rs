@@ -4,11 +4,13 @@
 
 #![allow(dead_code, unreachable_pub)] // each test binary uses a part
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
-use std::sync::{mpsc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
+
 use std::time::{Duration, Instant};
+use tether_interop_tests::Watched;
 
 /// The longest any one run of the CLI may take.
 pub const DEADLINE: Duration = Duration::from_secs(60);
@@ -110,25 +112,11 @@ fn build_testtarget() {
 }
 
 fn start(bin: &Path) -> Server {
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(WATCHDOG)
-        .arg("testtarget-watchdog")
-        .arg(bin)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawning the TestTarget server");
-    let stdin = child.stdin.take().expect("piped stdin");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            let _ = tx.send(line);
-        }
-    });
+    let Watched {
+        child,
+        stdin,
+        lines: rx,
+    } = Watched::spawn(WATCHDOG, bin, &root());
     let port = loop {
         let line = rx
             .recv_timeout(Duration::from_secs(60))

@@ -80,6 +80,50 @@ kill -TERM "$pid" 2>/dev/null
 wait "$pid"
 "#;
 
+/// A server process run by `sh -c SCRIPT testtarget-watchdog ARG` in a directory, and the lines
+/// it prints on stdout (read on a thread, so the server never blocks on a full pipe). The script
+/// is a watchdog: it must stop the server when its stdin reaches end of file, which happens when
+/// `stdin` is dropped or the test process exits, however it exits.
+pub struct Watched {
+    /// The watchdog shell.
+    pub child: Child,
+    /// Its stdin: close it (or write a line) to stop the server.
+    pub stdin: ChildStdin,
+    /// What the server prints, line by line.
+    pub lines: mpsc::Receiver<String>,
+}
+
+impl Watched {
+    /// Starts `script` with `arg` as `$1`, in `dir`.
+    pub fn spawn(script: &str, arg: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Watched {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg("testtarget-watchdog")
+            .arg(arg)
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawning `sh` to run a server under a watchdog");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let _ = tx.send(line);
+            }
+        });
+        Watched {
+            child,
+            stdin,
+            lines,
+        }
+    }
+}
+
 /// A running reference server (`node node/testtarget-server.mjs`).
 pub struct Server {
     /// The port it listens on, on 127.0.0.1.
@@ -110,27 +154,11 @@ impl Server {
             capnweb.display(),
             dir.display()
         );
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(WATCHDOG)
-            .arg("testtarget-watchdog")
-            .arg("0")
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawning `sh` to run `node node/testtarget-server.mjs`");
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            // Keep reading until the pipe closes, so the server never blocks on stdout.
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let _ = tx.send(line);
-            }
-        });
+        let Watched {
+            mut child,
+            stdin,
+            lines: rx,
+        } = Watched::spawn(WATCHDOG, "0", &dir);
         let mut node_pid = None;
         let port = loop {
             let line = match rx.recv_timeout(START_TIMEOUT) {
