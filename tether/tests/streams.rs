@@ -3,6 +3,7 @@
 //! in the middle, small calls beside a large transfer, and `Request`/`Response`/`Headers`/
 //! `URL`/`Blob` by value.
 #![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
+#![allow(missing_docs)] // The test interface documents itself by its test names.
 
 use std::future::IntoFuture;
 use std::sync::{Arc, Mutex};
