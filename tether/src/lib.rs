@@ -70,7 +70,7 @@
 //! | [`transport`] | the [`transport::Transport`] trait (frames in, frames out), the in-process pair, the WebSocket and HTTP batch adapters | `rt` |
 //! | [`session`] | [`RpcSession`]: one connection, the task that owns its import and export tables | `core`, `wire`, `transport` |
 //! | [`client`] | **where clients connect**: `client::websocket::connect`, `client::http_batch::connect` | `session`, `transport` |
-//! | [`server`] | WebSocket sessions and HTTP batches served on one port, with server limits | `session`, `transport` |
+//! | [`server`] | **where requests are served**: the [`server::Endpoint`] (a `tower` service: WebSocket upgrades and HTTP batches on one route, the factory that sees each request, CORS), `serve`/`spawn` over it, server limits, counts, graceful shutdown | `session`, `transport` |
 //! | [`typed`] | the typed API's runtime (serde bridge, typed promises); the macro is [`interface`] | the public types of `core` (never hooks or sessions) |
 //! | [`guide_lifecycles`] | the guide "Lifecycles in tether": every rule L1-L12 with a runnable example | — |
 //! | [`guide_security`] | serving browsers safely: what tether limits by default, what to configure | — |
