@@ -6,15 +6,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use axum::Router;
-use tether::server::run_batch;
-use tether::SessionOptions;
+use tether::server::{Endpoint, ServerOptions};
 
 use crate::{ApiClient, Delays, Server};
 
@@ -41,30 +39,23 @@ impl Files {
 }
 
 struct App {
-    delays: Delays,
     files: Files,
 }
 
 /// The whole application: `/rpc` and the static files, with the request log.
+///
+/// `/rpc` is a tether [`Endpoint`]: HTTP batch `POST`s (and WebSocket sessions too, though this
+/// example's clients only batch), each with a fresh [`Server`] as its main object.
 pub fn app(delays: Delays, files: Files) -> Router {
-    let state = Arc::new(App { delays, files });
+    let rpc = Endpoint::new(
+        move || ApiClient::serve(Server::new(delays)).into_stub(),
+        ServerOptions::default(),
+    );
     Router::new()
-        .route("/rpc", post(batch))
+        .route_service("/rpc", rpc)
         .fallback(static_file)
         .layer(axum::middleware::from_fn(log))
-        .with_state(state)
-}
-
-/// One HTTP batch: a fresh [`Server`] for each, as every batch is its own session.
-async fn batch(State(app): State<Arc<App>>, body: Bytes) -> Response {
-    let Ok(text) = std::str::from_utf8(&body) else {
-        return (StatusCode::BAD_REQUEST, "batch refused: body is not UTF-8").into_response();
-    };
-    let main = ApiClient::serve(Server::new(app.delays)).into_stub();
-    match run_batch(text, main, SessionOptions::default()).await {
-        Ok(replies) => replies.into_response(),
-        Err(error) => (StatusCode::BAD_REQUEST, format!("batch aborted: {error}")).into_response(),
-    }
+        .with_state(Arc::new(App { files }))
 }
 
 /// `METHOD /path STATUS (time)`, one line per request.
