@@ -1,5 +1,5 @@
 //! [`Endpoint`]: the server as a `tower` [`Service`], the one implementation behind
-//! [`serve`](super::serve) and [`spawn`](super::spawn).
+//! [`serve`](super::serve), [`spawn`](super::spawn) and the `axum` route.
 //!
 //! Owns the public face of one Cap'n Web route: how the application's factory is called (with the
 //! request's [`Parts`], able to [`Refusal`] it), the peer address a server inserts
@@ -31,7 +31,8 @@ pub(super) type Factory = Box<dyn Fn(&Parts) -> Result<Stub, Refusal> + Send + S
 /// A Cap'n Web endpoint: WebSocket sessions and HTTP batches on whatever route it is mounted at.
 ///
 /// It is a `tower` [`Service`](tower_service::Service) for `http::Request<B>` with any body `B`
-/// hyper or axum produces, so it mounts in a router or serves a listener itself ([`Endpoint::serve`]). On its route:
+/// hyper or axum produces, so it mounts in a router (with the `axum` feature see
+/// `tether::axum`) or serves a listener itself ([`Endpoint::serve`]). On its route:
 ///
 /// * a WebSocket upgrade (`GET` with `Upgrade: websocket`) becomes one session;
 /// * a `POST` is one HTTP batch;
@@ -225,15 +226,23 @@ impl fmt::Display for Refusal {
 impl std::error::Error for Refusal {}
 
 /// The address of the peer, in a request's extensions when an [`Endpoint`] serves a listener
-/// itself. Read it with [`peer_addr`].
+/// itself. Read it with [`peer_addr`], which also knows axum's `ConnectInfo`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PeerAddr(pub SocketAddr);
 
 /// The peer's address, if the server that accepted the connection put it in the request's
-/// extensions: tether's own server always does ([`PeerAddr`]).
+/// extensions: tether's own server always does ([`PeerAddr`]); with the `axum` feature, axum's
+/// `ConnectInfo<SocketAddr>` (from `into_make_service_with_connect_info`) counts too.
 pub fn peer_addr(request: &Parts) -> Option<SocketAddr> {
     if let Some(PeerAddr(addr)) = request.extensions.get::<PeerAddr>() {
         return Some(*addr);
+    }
+    #[cfg(feature = "axum")]
+    if let Some(info) = request
+        .extensions
+        .get::<::axum::extract::ConnectInfo<SocketAddr>>()
+    {
+        return Some(info.0);
     }
     None
 }

@@ -25,7 +25,7 @@
 //!
 //! To see the request (authentication, the peer address) or refuse it, build the [`Endpoint`]
 //! with [`Endpoint::from_request`]; to mount it in an existing HTTP application, it is a `tower`
-//! service.
+//! service (with the `axum` feature, see `tether::axum`).
 //!
 //! # Limits a server facing browsers relies on
 //!
