@@ -124,8 +124,9 @@ pub(crate) mod wire;
 pub use wire::bench as bench_internals;
 
 pub use crate::core::{
-    set_uncaught_error_hook, BigInt, Bytes, BytesKind, ErrorKind, Limits, Object, RpcError,
-    RpcPromise, RpcResult, Stub, Target, Value,
+    set_uncaught_error_hook, BigInt, Blob, Body, Bytes, BytesKind, Chunk, ErrorKind, FetchInit,
+    Headers, Limits, Object, ReadableStream, Request, Response, RpcError, RpcPromise, RpcResult,
+    StatusText, Stub, Target, Url, Value, WritableStream,
 };
 pub use rt::BoxFuture;
 pub use session::{RpcSession, SessionDriver, SessionHandle, SessionOptions};

@@ -213,7 +213,8 @@ impl Core {
                 args,
                 result,
                 result_ref,
-            } => self.send_push(target, path, args, result, result_ref),
+                stream,
+            } => self.send_push(target, path, args, result, result_ref, stream),
             Command::PushRemap {
                 target,
                 path,
@@ -238,7 +239,7 @@ impl Core {
                         ));
                     }
                 } else if let Some((id, entry)) = self.imports.remove_slot(&slot) {
-                    self.send_plain(&OutMessage::Release(id, entry.remote_refcount));
+                    self.release_import(id, entry.remote_refcount);
                 }
             }
             Command::OnBroken(slot, callback) => {
@@ -281,7 +282,7 @@ impl Core {
                 Command::DropImport(slot) => {
                     if let Some((id, entry)) = self.imports.remove_slot(&slot) {
                         if id != 0 {
-                            self.send_plain(&OutMessage::Release(id, entry.remote_refcount));
+                            self.release_import(id, entry.remote_refcount);
                         }
                     }
                 }

@@ -12,6 +12,7 @@
 
 use crate::core::error::RpcError;
 use crate::core::hook::Hook;
+use crate::core::stream::ReadableStream;
 use crate::session::ids::IdMap;
 
 pub(crate) struct ExportEntry {
@@ -21,6 +22,8 @@ pub(crate) struct ExportEntry {
     pub(crate) pulled: bool,
     /// Released by us after the resolution is sent (`stream` messages).
     pub(crate) auto_release: bool,
+    /// For a pipe the peer made: its readable end, until a `["readable", id]` takes it.
+    pub(crate) pipe_readable: Option<ReadableStream>,
 }
 
 #[derive(Default)]
@@ -45,6 +48,30 @@ impl ExportTable {
         self.entries.insert(self.last_answer, entry(hook));
         self.unpulled += 1;
         self.last_answer
+    }
+
+    /// Records a pipe the peer made (`["pipe"]`, the next positive id): `writer` is its
+    /// writable end, `readable` waits for the peer's `["readable", id]`. Never pulled.
+    pub(crate) fn add_pipe(&mut self, writer: Hook, readable: ReadableStream) -> i64 {
+        self.last_answer += 1;
+        let mut e = entry(writer);
+        e.pulled = true;
+        e.pipe_readable = Some(readable);
+        self.entries.insert(self.last_answer, e);
+        self.last_answer
+    }
+
+    /// Takes the readable end of pipe `id`, once; capnweb's error otherwise.
+    pub(crate) fn take_pipe_readable(&mut self, id: i64) -> Result<ReadableStream, RpcError> {
+        self.entries
+            .get_mut(&id)
+            .and_then(|e| e.pipe_readable.take())
+            .ok_or_else(|| {
+                RpcError::protocol(
+                    "Error",
+                    format!("Export {id} is not a pipe or its readable end was already consumed."),
+                )
+            })
     }
 
     /// Marks `id` as pulled (its resolution is owed); `false` if it already was. An unknown id
@@ -144,6 +171,7 @@ fn entry(hook: Hook) -> ExportEntry {
         refcount: 1,
         pulled: false,
         auto_release: false,
+        pipe_readable: None,
     }
 }
 
