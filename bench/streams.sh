@@ -3,16 +3,16 @@
 # (capnweb in Node, tether in Rust) against each server (capnweb's Node reference TestTarget,
 # tether's Rust TestTarget), in one run; then the section "Streams" of BENCHMARKS.md.
 #
-#   bench/streams.sh        (from any directory; about 6 minutes with the defaults on this
-#                           2-core machine, more when it is busy)
+#   bench/streams.sh        (from any directory; about 6 to 9 minutes with the defaults on this
+#                           2-core machine, the more the busier it is)
 #
 # Servers: `node interop/node/testtarget-server.mjs 0` (capnweb 0.12 from interop/node_modules)
 # and tether-testtarget (what interop/serve-testtarget builds and runs), pinned to CPU 0; the
 # clients, bench/streams.mjs (capnweb) and tether-stream-driver (bench/src/streams.rs), pinned
 # to CPU 1 (taskset), as bench/run.sh does. Every measurement gets a FRESH server process, so its
-# memory figures are its own: VmHWM and VmRSS of /proc/PID/status are read after the server
-# prints `listening` (the baseline; Node's is tens of MiB, tether's a few) and again after the
-# client is done; "peak growth" = VmHWM after − VmHWM before. Modes of both clients (see the
+# memory figures are its own: VmHWM and VmRSS of /proc/PID/status are read half a second after
+# the server printed `listening` (the baseline; Node's is tens of MiB, tether's a few) and again
+# after the client is done; "peak growth" = VmHWM after − VmHWM before. Modes of both clients (see the
 # header of bench/streams.mjs or the docs of tether_bench::streams):
 #   download     streamBytes(TOTAL, CHUNK) read to the end, each chunk checked at both ends;
 #   upload       TOTAL bytes written in CHUNK-byte chunks to makeSink(tag), close(), then
@@ -148,7 +148,7 @@ stop_server() {
 measure() {
   local server="$1" client="$2" mode="$3" rep="$4" line hwm0 rss0 hwm1 rss1
   start_server "$server"
-  sleep 0.2 # let a starting Node settle before the baseline
+  sleep 0.5 # let a starting server (Node compiles lazily) settle before the baseline
   hwm0="$(kib VmHWM "$SERVER_PID")"; rss0="$(kib VmRSS "$SERVER_PID")"
   wait_quiet
   local args=("ws://127.0.0.1:$SERVER_PORT/" "$mode" --total="$TOTAL" --chunk="$CHUNK"
