@@ -27,6 +27,8 @@ pub trait Streams {
     async fn write_numbers(&self, sink: WritableStream<i64>, n: i64) -> Result<i64, RpcError>;
     async fn make_sink(&self) -> WritableStream<i64>;
     async fn ping(&self) -> String;
+    /// Reads one chunk, a stub, and calls it (after the write that carried it resolved).
+    async fn call_first(&self, stream: ReadableStream<tether::Stub>) -> Result<Value, RpcError>;
     async fn describe(&self, request: Request) -> Result<Vec<String>, RpcError>;
     async fn respond(&self, status: u16, body: String) -> Result<Response, RpcError>;
     async fn blob_size(&self, blob: Blob) -> usize;
@@ -99,6 +101,19 @@ impl Streams for Server {
 
     async fn ping(&self) -> String {
         "pong".into()
+    }
+
+    async fn call_first(
+        &self,
+        mut stream: ReadableStream<tether::Stub>,
+    ) -> Result<Value, RpcError> {
+        let stub = stream
+            .next()
+            .await
+            .ok_or_else(|| RpcError::error("empty"))??;
+        // Let the stream finish first: the write carrying the stub has long resolved.
+        while stream.next().await.is_some() {}
+        stub.invoke(vec![Value::from(20)]).await
     }
 
     async fn describe(&self, request: Request) -> Result<Vec<String>, RpcError> {
@@ -354,4 +369,21 @@ async fn blobs_urls_and_headers_travel_by_value() {
         back.pairs().collect::<Vec<_>>(),
         headers.pairs().collect::<Vec<_>>()
     );
+}
+
+#[tokio::test]
+async fn a_stub_written_in_a_chunk_stays_usable_after_the_write() {
+    let (api, _server, _) = connect();
+    let (mut writer, reader) = WritableStream::<tether::Stub>::pipe();
+    let answer = tokio::spawn({
+        let api = api.clone();
+        async move { api.call_first(reader).await }
+    });
+    let double = tether::Stub::from_fn(|args| async move {
+        Ok(Value::from(args[0].as_f64().unwrap_or_default() * 2.0))
+    });
+    writer.write(double).await.unwrap();
+    within(writer.close()).await.unwrap();
+    let result = within(answer).await.unwrap().unwrap();
+    assert_eq!(result.as_f64(), Some(40.0));
 }

@@ -195,6 +195,7 @@ impl Core {
             exports: self.exports.len(),
             unpulled_pushes: self.exports.unpulled(),
             calls_in_flight: tasks.handlers.len(),
+            pipes: self.exports.pipes(),
         };
         self.stats.set(&gauges);
         if self.ending.is_none() {
@@ -406,6 +407,7 @@ impl Core {
             exports: 0,
             unpulled_pushes: 0,
             calls_in_flight: 0,
+            pipes: 0,
         });
     }
 }

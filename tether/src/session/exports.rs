@@ -24,6 +24,8 @@ pub(crate) struct ExportEntry {
     pub(crate) auto_release: bool,
     /// For a pipe the peer made: its readable end, until a `["readable", id]` takes it.
     pub(crate) pipe_readable: Option<ReadableStream>,
+    /// The entry is a pipe the peer made.
+    pub(crate) pipe: bool,
 }
 
 #[derive(Default)]
@@ -33,6 +35,8 @@ pub(crate) struct ExportTable {
     last_answer: i64,
     /// Answers (positive ids) still live whose resolution nobody asked for yet.
     unpulled: usize,
+    /// Pipes the peer made that are still open (their writable end not released).
+    pipes: usize,
 }
 
 impl ExportTable {
@@ -57,8 +61,15 @@ impl ExportTable {
         let mut e = entry(writer);
         e.pulled = true;
         e.pipe_readable = Some(readable);
+        e.pipe = true;
         self.entries.insert(self.last_answer, e);
+        self.pipes += 1;
         self.last_answer
+    }
+
+    /// Pipes the peer made that are still open.
+    pub(crate) fn pipes(&self) -> usize {
+        self.pipes
     }
 
     /// Takes the readable end of pipe `id`, once; capnweb's error otherwise.
@@ -151,12 +162,16 @@ impl ExportTable {
         if id > 0 && removed.as_ref().is_some_and(|e| !e.pulled) {
             self.unpulled -= 1;
         }
+        if removed.as_ref().is_some_and(|e| e.pipe) {
+            self.pipes -= 1;
+        }
         Ok(removed.map(|e| e.hook))
     }
 
     /// Empties the table (the session is ending); the caller drops the hooks.
     pub(crate) fn drain(&mut self) -> Vec<Hook> {
         self.unpulled = 0;
+        self.pipes = 0;
         self.entries.drain().map(|(_, e)| e.hook).collect()
     }
 }
@@ -172,6 +187,7 @@ fn entry(hook: Hook) -> ExportEntry {
         pulled: false,
         auto_release: false,
         pipe_readable: None,
+        pipe: false,
     }
 }
 

@@ -47,7 +47,7 @@ impl Core {
                 self.resolve_export(id);
             }
             RawMessage::Pipe => {
-                let (writer, readable) = stream::pipe();
+                let (writer, readable) = stream::pipe(self.options.quotas.max_stream_buffer);
                 self.exports.add_pipe(writer.hook, readable);
             }
             RawMessage::Pull(id) => {

@@ -23,6 +23,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{ready, Context, Poll};
 use std::time::Instant;
@@ -250,10 +251,15 @@ struct PipeWriter {
     end: SharedEnd,
     /// How many chunks the reader has taken.
     taken: watch::Receiver<u64>,
+    /// Bytes queued and not taken yet (estimated as on the wire), shared with the reader.
+    buffered: Arc<AtomicUsize>,
+    /// Past this many buffered bytes, writes are refused: a writer that ignores the
+    /// acknowledgements cannot make the pipe hold more.
+    max_buffered: usize,
 }
 
 struct PipeInput {
-    tx: Option<mpsc::UnboundedSender<Value>>,
+    tx: Option<mpsc::UnboundedSender<(Value, usize)>>,
     queued: u64,
 }
 
@@ -272,7 +278,17 @@ impl PipeWriter {
         let tx = input.tx.as_ref().ok_or_else(|| {
             RpcError::type_error("Cannot write to a WritableStream that is closed.")
         })?;
-        tx.send(chunk).map_err(|_| canceled_by_reader())?;
+        let size = estimate_size(&chunk);
+        let buffered = self.buffered.load(Ordering::Acquire);
+        if buffered.saturating_add(size) > self.max_buffered {
+            return Err(RpcError::range_error(format!(
+                "Stream buffer quota exceeded: {buffered} bytes are waiting for the reader (the quota \
+                 is {}); the writer must wait for its writes to be acknowledged.",
+                self.max_buffered
+            )));
+        }
+        tx.send((chunk, size)).map_err(|_| canceled_by_reader())?;
+        self.buffered.fetch_add(size, Ordering::AcqRel);
         input.queued += 1;
         Ok(input.queued)
     }
@@ -348,9 +364,10 @@ impl Drop for PipeWriter {
 
 /// The readable end of a pipe.
 struct PipeReader {
-    rx: mpsc::UnboundedReceiver<Value>,
+    rx: mpsc::UnboundedReceiver<(Value, usize)>,
     end: SharedEnd,
     taken: watch::Sender<u64>,
+    buffered: Arc<AtomicUsize>,
 }
 
 impl Stream for PipeReader {
@@ -358,7 +375,8 @@ impl Stream for PipeReader {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         match ready!(self.rx.poll_recv(cx)) {
-            Some(chunk) => {
+            Some((chunk, size)) => {
+                self.buffered.fetch_sub(size, Ordering::AcqRel);
                 self.taken.send_modify(|taken| *taken += 1);
                 Poll::Ready(Some(Ok(chunk)))
             }
@@ -380,11 +398,13 @@ impl Stream for PipeReader {
     }
 }
 
-/// A local pipe: what is written to the writable end is read from the readable end.
-pub(crate) fn pipe() -> (Stub, ReadableStream) {
+/// A pipe: what is written to the writable end is read from the readable end. Writes beyond
+/// `max_buffered` bytes waiting for the reader are refused.
+pub(crate) fn pipe(max_buffered: usize) -> (Stub, ReadableStream) {
     let (tx, rx) = mpsc::unbounded_channel();
     let (taken_tx, taken_rx) = watch::channel(0);
     let end: SharedEnd = Arc::new(Mutex::new(None));
+    let buffered = Arc::new(AtomicUsize::new(0));
     let writer = Stub::new(PipeWriter {
         input: Mutex::new(PipeInput {
             tx: Some(tx),
@@ -392,11 +412,14 @@ pub(crate) fn pipe() -> (Stub, ReadableStream) {
         }),
         end: end.clone(),
         taken: taken_rx,
+        buffered: buffered.clone(),
+        max_buffered,
     });
     let reader = ReadableStream::from_source(Box::pin(PipeReader {
         rx,
         end,
         taken: taken_tx,
+        buffered,
     }));
     (writer, reader)
 }
@@ -444,7 +467,8 @@ impl<T> WritableStream<T> {
     /// writable from a method to let a peer write to this program; send the readable to let a
     /// peer read what this program writes.
     pub fn pipe() -> (WritableStream<T>, ReadableStream<T>) {
-        let (stub, reader) = pipe();
+        // Local writers keep to their window: no quota needed.
+        let (stub, reader) = pipe(usize::MAX);
         (WritableStream::from_stub(stub), reader.cast())
     }
 
