@@ -3,8 +3,10 @@
 # (capnweb in Node, tether in Rust) against each server (capnweb's Node reference TestTarget,
 # tether's Rust TestTarget), in one run; then the section "Streams" of BENCHMARKS.md.
 #
-#   bench/streams.sh        (from any directory; about 6 to 9 minutes with the defaults on this
-#                           2-core machine, the more the busier it is)
+#   bench/streams.sh        (from any directory; with the defaults on this 2-core machine about
+#                           6 minutes when it is quiet; the recorded run took 11.5 minutes under
+#                           1.7 cores of other load, 3 of them spent in the quiet-machine waits,
+#                           which QUIET_BUSY=off skips)
 #
 # Servers: `node interop/node/testtarget-server.mjs 0` (capnweb 0.12 from interop/node_modules)
 # and tether-testtarget (what interop/serve-testtarget builds and runs), pinned to CPU 0; the
