@@ -50,14 +50,14 @@ pub enum Value {
     Writable(WritableStream),
     /// A `URL`.
     Url(Url),
-    /// A `Headers` object.
-    Headers(Headers),
+    /// A `Headers` object (boxed: a header map is large, values stay small).
+    Headers(Box<Headers>),
     /// A `Request`.
     Request(Box<Request>),
     /// A `Response`.
     Response(Box<Response>),
-    /// A `Blob`.
-    Blob(Blob),
+    /// A `Blob` (boxed, as `Headers`).
+    Blob(Box<Blob>),
 }
 
 /// A plain object: string keys in insertion order.
@@ -483,7 +483,7 @@ impl From<Url> for Value {
 }
 impl From<Headers> for Value {
     fn from(h: Headers) -> Self {
-        Value::Headers(h)
+        Value::Headers(Box::new(h))
     }
 }
 impl From<Request> for Value {
@@ -498,7 +498,7 @@ impl From<Response> for Value {
 }
 impl From<Blob> for Value {
     fn from(b: Blob) -> Self {
-        Value::Blob(b)
+        Value::Blob(Box::new(b))
     }
 }
 impl<T: Into<Value>> From<Option<T>> for Value {
@@ -566,5 +566,14 @@ impl PathKey {
 impl From<&str> for PathKey {
     fn from(s: &str) -> Self {
         PathKey::Name(s.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// Every value of a message costs this much: the large variants are boxed to keep it small.
+    #[test]
+    fn a_value_stays_five_words() {
+        assert!(std::mem::size_of::<super::Value>() <= 40);
     }
 }

@@ -287,8 +287,18 @@ macro_rules! passthrough {
 }
 
 passthrough!(crate::core::fetch::Url, "URL", Value::Url, Value::Url(u) => u);
-passthrough!(crate::core::fetch::Headers, "Headers", Value::Headers, Value::Headers(h) => h);
-passthrough!(crate::core::fetch::Blob, "Blob", Value::Blob, Value::Blob(b) => b);
+passthrough!(
+    crate::core::fetch::Headers,
+    "Headers",
+    |h| Value::Headers(Box::new(h)),
+    Value::Headers(h) => *h
+);
+passthrough!(
+    crate::core::fetch::Blob,
+    "Blob",
+    |b| Value::Blob(Box::new(b)),
+    Value::Blob(b) => *b
+);
 passthrough!(
     crate::core::fetch::Request,
     "Request",

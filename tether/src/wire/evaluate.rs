@@ -158,7 +158,7 @@ pub(super) fn classify<'a>(
             _ => return Ok(None),
         },
         "headers" => match &*items {
-            [_, Node::Array(pairs)] => Value::Headers(header_pairs(pairs)?),
+            [_, Node::Array(pairs)] => Value::Headers(Box::new(header_pairs(pairs)?)),
             _ => return Ok(None),
         },
         "readable" | "writable" => {
@@ -322,7 +322,7 @@ impl Evaluator<'_> {
                 // The bytes arrive through the pipe: the blob is delivered once all have.
                 Ok(self.importer.pending(Box::pin(async move {
                     let data = Body::Stream(stream.cast()).bytes().await?;
-                    Ok(Value::Blob(Blob { mime, data }))
+                    Ok(Value::Blob(Box::new(Blob { mime, data })))
                 })))
             }
             Form::Request { url, init } => self.request(url, init, depth),

@@ -74,11 +74,15 @@ const PIPE_CAPACITY: usize = 16;
 /// ```
 pub struct ReadableStream<T = Value> {
     shared: Arc<Mutex<Option<Source>>>,
-    /// The source once this holder started reading. A `Mutex` only to be `Sync` (values are):
-    /// it is reached through `get_mut`, never locked.
-    reading: Mutex<Option<Source>>,
-    finished: bool,
+    /// This holder's read, once it started (boxed: a stream in a value stays two words). A
+    /// `Mutex` only to be `Sync` (values are): it is reached through `get_mut`, never locked.
+    reading: Option<Box<Mutex<Reading>>>,
     _chunk: PhantomData<fn() -> T>,
+}
+
+/// The source being read, or `None` once the stream ended or failed.
+struct Reading {
+    source: Option<Source>,
 }
 
 impl<T: Chunk> ReadableStream<T> {
@@ -101,8 +105,7 @@ impl<T> ReadableStream<T> {
     pub(crate) fn from_source(source: Source) -> Self {
         Self {
             shared: Arc::new(Mutex::new(Some(source))),
-            reading: Mutex::new(None),
-            finished: false,
+            reading: None,
             _chunk: PhantomData,
         }
     }
@@ -113,7 +116,6 @@ impl<T> ReadableStream<T> {
         ReadableStream {
             shared: self.shared,
             reading: self.reading,
-            finished: self.finished,
             _chunk: PhantomData,
         }
     }
@@ -131,8 +133,7 @@ impl<T> Clone for ReadableStream<T> {
     fn clone(&self) -> Self {
         Self {
             shared: self.shared.clone(),
-            reading: Mutex::new(None),
-            finished: false,
+            reading: None,
             _chunk: PhantomData,
         }
     }
@@ -150,33 +151,38 @@ impl<T: Chunk> Stream for ReadableStream<T> {
     type Item = RpcResult<T>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.finished {
-            return Poll::Ready(None);
-        }
-        if reading(&mut self.reading).is_none() {
-            match self.take_source() {
-                Some(source) => *reading(&mut self.reading) = Some(source),
-                None => {
-                    self.finished = true;
+        let this = &mut *self;
+        let reading = match &mut this.reading {
+            Some(reading) => reading,
+            None => {
+                let taken = this
+                    .shared
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take();
+                let first = taken.is_none();
+                let reading = this
+                    .reading
+                    .insert(Box::new(Mutex::new(Reading { source: taken })));
+                if first {
                     return Poll::Ready(Some(Err(RpcError::type_error(
                         "This ReadableStream was already read or sent by another holder.",
                     ))));
                 }
+                reading
             }
-        }
-        let Some(source) = reading(&mut self.reading).as_mut() else {
+        };
+        let reading = unlocked(reading);
+        let Some(source) = reading.source.as_mut() else {
             return Poll::Ready(None);
         };
-        let item = ready!(source.as_mut().poll_next(cx));
-        match item {
+        match ready!(source.as_mut().poll_next(cx)) {
             None => {
-                self.finished = true;
-                *reading(&mut self.reading) = None;
+                reading.source = None;
                 Poll::Ready(None)
             }
             Some(Err(error)) => {
-                self.finished = true;
-                *reading(&mut self.reading) = None;
+                reading.source = None;
                 Poll::Ready(Some(Err(error)))
             }
             Some(Ok(value)) => Poll::Ready(Some(T::from_chunk(value))),
@@ -185,7 +191,7 @@ impl<T: Chunk> Stream for ReadableStream<T> {
 }
 
 /// The inside of a `Mutex` held only to make its owner `Sync`, reached without locking.
-fn reading<T>(slot: &mut Mutex<T>) -> &mut T {
+fn unlocked<T>(slot: &mut Mutex<T>) -> &mut T {
     slot.get_mut().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -504,7 +510,7 @@ impl<T> WritableStream<T> {
                 closing: None,
             }))
         });
-        reading(writer)
+        unlocked(writer)
     }
 
     /// Takes in every acknowledgement that has arrived. `Ready` once none is outstanding.
@@ -531,7 +537,9 @@ impl<T> WritableStream<T> {
     }
 
     fn failed(&mut self) -> Option<RpcError> {
-        self.writer.as_mut().and_then(|w| reading(w).failed.clone())
+        self.writer
+            .as_mut()
+            .and_then(|w| unlocked(w).failed.clone())
     }
 
     /// Sends `method(args)` on the writable as a stream operation.

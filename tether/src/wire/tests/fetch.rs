@@ -22,7 +22,7 @@ fn url_and_headers_encode_as_capnweb_writes_them() {
     );
     let headers = Headers::from_pairs([("content-type", "text/plain"), ("x-a", "1"), ("x-a", "2")]);
     assert_eq!(
-        resolve_text(&Value::Headers(headers.unwrap())).unwrap(),
+        resolve_text(&Value::Headers(Box::new(headers.unwrap()))).unwrap(),
         r#"["resolve",1,["headers",[["content-type","text/plain"],["x-a","1"],["x-a","2"]]]]"#
     );
 }
@@ -195,7 +195,7 @@ fn a_response_round_trips_status_text_and_headers() {
 
 #[test]
 fn a_blob_travels_through_a_pipe_and_waits_for_its_bytes() {
-    let blob = Value::Blob(Blob::new("text/plain", "abc"));
+    let blob = Value::from(Blob::new("text/plain", "abc"));
     assert_eq!(
         resolve_text(&blob).unwrap(),
         r#"["resolve",1,["blob","text/plain",["readable",1]]]"#
