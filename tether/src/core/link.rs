@@ -48,8 +48,12 @@ pub(crate) enum Command {
     /// Run this `wait_until` work in the session's background set.
     SpawnBackground(BoxFuture<'static, ()>),
     /// End the session gracefully: let in-flight calls finish (up to `grace`), then abort with
-    /// `reason` (sent to the peer).
-    Shutdown { reason: RpcError, grace: Duration },
+    /// `reason` (sent to the peer). Boxed: a rare command should not make every slot of the
+    /// channel (allocated 32 at a time, the first when the session opens) larger.
+    Shutdown {
+        reason: Box<RpcError>,
+        grace: Duration,
+    },
     /// Export `export_id` settled: send `resolve`/`reject` if it was pulled.
     Settled {
         export_id: i64,

@@ -13,8 +13,6 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::Role;
-use tokio_tungstenite::WebSocketStream;
 
 use super::batch::run_batch;
 use super::body::BodyLimits;
@@ -22,7 +20,7 @@ use super::live::{ConnectionGuard, Live};
 use super::ServerOptions;
 use crate::core::stub::Stub;
 use crate::session::RpcSession;
-use crate::transport::websocket::{socket_config, WebSocketTransport};
+use crate::transport::websocket::{accept_upgraded, DecodeBudget, ServerSocket};
 
 pub(super) type MainFactory = Box<dyn Fn() -> Stub + Send + Sync>;
 
@@ -32,6 +30,7 @@ pub(super) struct Shared {
     pub(super) options: ServerOptions,
     pub(super) live: Arc<Live>,
     body: BodyLimits,
+    socket: ServerSocket,
 }
 
 impl Shared {
@@ -43,11 +42,17 @@ impl Shared {
             timeout: options.body_read_timeout,
             budget: Arc::new(Semaphore::new(budget.min(Semaphore::MAX_PERMITS))),
         };
+        let socket = ServerSocket {
+            max_message_size: options.session.limits.max_message_size,
+            keepalive: options.keepalive,
+            budget: DecodeBudget::new(options.max_decoding_bytes),
+        };
         Self {
             main,
             options,
             live,
             body,
+            socket,
         }
     }
 
@@ -97,32 +102,30 @@ impl Shared {
 
     fn upgrade(
         self: Arc<Self>,
-        request: Request<Incoming>,
+        mut request: Request<Incoming>,
         connection: Arc<(OwnedSemaphorePermit, ConnectionGuard)>,
     ) -> Response<Full<Bytes>> {
         let Some(key) = request.headers().get("sec-websocket-key") else {
             return self.respond(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key");
         };
         let accept = derive_accept_key(key.as_bytes());
-        let config = socket_config(self.options.session.limits.max_message_size);
         let shared = self.clone();
         let live = self.live.track();
+        // Taken out here, so the task (alive as long as the session) does not keep the request.
+        let on_upgrade = hyper::upgrade::on(&mut request);
+        drop(request);
         tokio::spawn(async move {
             let _live = live;
             let _connection = connection;
-            let upgraded =
-                tokio::time::timeout(shared.options.upgrade_timeout, hyper::upgrade::on(request));
+            let upgraded = tokio::time::timeout(shared.options.upgrade_timeout, on_upgrade);
             let Ok(Ok(upgraded)) = upgraded.await else {
                 return;
             };
-            let socket = WebSocketStream::from_raw_socket(
-                TokioIo::new(upgraded),
-                Role::Server,
-                Some(config),
-            )
-            .await;
+            // Boxed: its state is needed only until the session starts, and would otherwise
+            // make this task (which lives as long as the session) larger.
+            let transport = Box::pin(accept_upgraded(TokioIo::new(upgraded), &shared.socket)).await;
             let (_client_main, driver) = RpcSession::open(
-                WebSocketTransport::new(socket),
+                transport,
                 Some((shared.main)()),
                 shared.options.session.clone(),
             );

@@ -265,7 +265,7 @@ impl Core {
                     Some((_, earlier)) => deadline.min(*earlier),
                     None => deadline,
                 };
-                self.shutting_down = Some((reason, deadline));
+                self.shutting_down = Some((*reason, deadline));
             }
         }
     }
@@ -467,14 +467,23 @@ const TURN_BUDGET: usize = 256;
 /// a client's `push` and `pull` of one call, leave together, and nothing waits for a later turn.
 /// The flush is awaited before the next turn reads again, so a peer that stops reading stops
 /// being read, and one that stays stuck past [`SessionOptions::write_timeout`] is dropped.
-pub(super) async fn run(
+pub(super) fn run(
     core: Core,
     transport: impl Transport,
     rx: UnboundedReceiver<Command>,
+) -> impl std::future::Future<Output = RpcResult<()>> {
+    // Made before the future: an idle session's future holds the guard and the two halves
+    // once, not also the arguments they were made from.
+    let (sink, stream) = transport.split();
+    drive(DropGuard { core, rx }, sink, stream)
+}
+
+async fn drive<T: Transport>(
+    mut guard: DropGuard,
+    mut sink: futures_util::stream::SplitSink<T, Outgoing>,
+    mut stream: futures_util::stream::SplitStream<T>,
 ) -> RpcResult<()> {
-    let mut guard = DropGuard { core, rx };
     let DropGuard { core, rx } = &mut guard;
-    let (mut sink, mut stream) = transport.split();
     let mut tasks = Tasks::default();
     let mut input_open = true;
     // When the outbox holds only releases, the write waits until this deadline for a message to
@@ -567,5 +576,6 @@ pub(super) async fn run(
         }
         core.account(&tasks);
     }
-    core.finish(sink, stream, rx, tasks).await
+    // Boxed: the teardown's state would otherwise make every live session's task larger.
+    Box::pin(core.finish(sink, stream, rx, tasks)).await
 }

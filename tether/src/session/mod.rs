@@ -185,7 +185,7 @@ impl SessionHandle {
     pub fn shutdown(&self, reason: &str, grace: Duration) {
         if let Some(link) = self.link.upgrade() {
             let _ = link.send(crate::core::link::Command::Shutdown {
-                reason: RpcError::error(reason),
+                reason: Box::new(RpcError::error(reason)),
                 grace,
             });
         }
