@@ -19,6 +19,7 @@ use crate::core::error::{ErrorKind, RpcError, RpcResult};
 use crate::core::hook::{run_callback, Hook};
 use crate::core::import::ImportRef;
 use crate::core::link::{Command, SessionLink, SpawnScope};
+use crate::core::map::replay::MapRuns;
 use crate::transport::{CloseReason, Frame, Outgoing, Transport, TransportError};
 use crate::wire::{self, EncodeOptions, OutMessage};
 
@@ -114,6 +115,8 @@ pub(super) struct Core {
     /// Calls the peer may still start this turn before the quota of calls in flight refuses
     /// them (set at the start of every turn from the calls still running).
     pub(super) calls_left: usize,
+    /// Runs of the peer's `map()` callbacks, shared with every mapper it sent.
+    pub(super) map_runs: MapRuns,
 }
 
 impl Core {
@@ -127,6 +130,7 @@ impl Core {
     ) -> Self {
         let mut imports = ImportTable::default();
         imports.insert_fixed(peer_main);
+        let options_max_map_runs = options.quotas.max_map_runs;
         Self {
             link,
             imports,
@@ -144,6 +148,7 @@ impl Core {
             shutting_down: None,
             torn_down: false,
             calls_left: 0,
+            map_runs: MapRuns::new(options_max_map_runs),
             stats,
         }
     }
@@ -195,10 +200,11 @@ impl Core {
             exports: self.exports.len(),
             unpulled_pushes: self.exports.unpulled(),
             calls_in_flight: tasks.handlers.len(),
+            map_runs: self.map_runs.count(),
         };
         self.stats.set(&gauges);
         if self.ending.is_none() {
-            if let Some(error) = self.options.quotas.breach(&gauges) {
+            if let Some(error) = self.options.quotas.breach(&gauges, &self.map_runs) {
                 self.stats.breached();
                 self.end(Ending::protocol(error));
             }
@@ -405,6 +411,7 @@ impl Core {
             exports: 0,
             unpulled_pushes: 0,
             calls_in_flight: 0,
+            map_runs: self.map_runs.count(),
         });
     }
 }
