@@ -14,6 +14,7 @@
 mod counter;
 mod disposable;
 mod js;
+mod streams;
 mod test_target;
 #[cfg(test)]
 mod tests;

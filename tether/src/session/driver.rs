@@ -201,6 +201,7 @@ impl Core {
             unpulled_pushes: self.exports.unpulled(),
             calls_in_flight: tasks.handlers.len(),
             map_runs: self.map_runs.count(),
+            pipes: self.exports.pipes(),
         };
         self.stats.set(&gauges);
         if self.ending.is_none() {
@@ -219,7 +220,8 @@ impl Core {
                 args,
                 result,
                 result_ref,
-            } => self.send_push(target, path, args, result, result_ref),
+                stream,
+            } => self.send_push(target, path, args, result, result_ref, stream),
             Command::PushRemap {
                 target,
                 path,
@@ -244,7 +246,7 @@ impl Core {
                         ));
                     }
                 } else if let Some((id, entry)) = self.imports.remove_slot(&slot) {
-                    self.send_plain(&OutMessage::Release(id, entry.remote_refcount));
+                    self.release_import(id, entry.remote_refcount);
                 }
             }
             Command::OnBroken(slot, callback) => {
@@ -287,7 +289,7 @@ impl Core {
                 Command::DropImport(slot) => {
                     if let Some((id, entry)) = self.imports.remove_slot(&slot) {
                         if id != 0 {
-                            self.send_plain(&OutMessage::Release(id, entry.remote_refcount));
+                            self.release_import(id, entry.remote_refcount);
                         }
                     }
                 }
@@ -412,6 +414,7 @@ impl Core {
             unpulled_pushes: 0,
             calls_in_flight: 0,
             map_runs: self.map_runs.count(),
+            pipes: 0,
         });
     }
 }
