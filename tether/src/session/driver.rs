@@ -8,7 +8,6 @@
 use std::sync::Arc;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinSet;
 
 use super::exports::ExportTable;
@@ -19,6 +18,7 @@ use crate::core::error::{ErrorKind, RpcError, RpcResult};
 use crate::core::hook::{run_callback, Hook};
 use crate::core::import::ImportRef;
 use crate::core::link::{Command, SessionLink, SpawnScope};
+use crate::core::mailbox::Receiver;
 use crate::core::map::replay::MapRuns;
 use crate::transport::{CloseReason, Frame, Outgoing, Transport, TransportError};
 use crate::wire::{self, EncodeOptions, OutMessage};
@@ -282,7 +282,7 @@ impl Core {
     /// queued, and those they cause in turn (the last handle of a settled value may go just
     /// before the main stub), so the peer frees those objects now, not only at disconnect.
     /// Returns the other queued commands, for the teardown.
-    fn send_queued_releases(&mut self, rx: &mut UnboundedReceiver<Command>) -> Vec<Command> {
+    fn send_queued_releases(&mut self, rx: &mut Receiver<Command>) -> Vec<Command> {
         let mut rest = Vec::new();
         while let Ok(command) = rx.try_recv() {
             match command {
@@ -304,7 +304,7 @@ impl Core {
         &mut self,
         mut sink: S,
         mut stream: R,
-        rx: &mut UnboundedReceiver<Command>,
+        rx: &mut Receiver<Command>,
         mut tasks: Tasks,
     ) -> RpcResult<()>
     where
@@ -378,12 +378,7 @@ impl Core {
     /// The synchronous part of ending: break every import, refuse further commands (settling
     /// the queued ones), release every export. Runs once, from `finish` or, if the driver future
     /// is dropped mid-session, from `Drop`.
-    fn teardown(
-        &mut self,
-        broken: &RpcError,
-        rx: &mut UnboundedReceiver<Command>,
-        leftover: Vec<Command>,
-    ) {
+    fn teardown(&mut self, broken: &RpcError, rx: &mut Receiver<Command>, leftover: Vec<Command>) {
         if self.torn_down {
             return;
         }
@@ -422,7 +417,7 @@ impl Core {
 /// Tears down a session whose driver was dropped before it finished (e.g. its task aborted).
 struct DropGuard {
     core: Core,
-    rx: UnboundedReceiver<Command>,
+    rx: Receiver<Command>,
 }
 
 impl Drop for DropGuard {
@@ -480,7 +475,7 @@ const TURN_BUDGET: usize = 256;
 pub(super) fn run(
     core: Core,
     transport: impl Transport,
-    rx: UnboundedReceiver<Command>,
+    rx: Receiver<Command>,
 ) -> impl std::future::Future<Output = RpcResult<()>> {
     // Made before the future: an idle session's future holds the guard and the two halves
     // once, not also the arguments they were made from.

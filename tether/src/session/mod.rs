@@ -31,8 +31,6 @@ use std::future::IntoFuture;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
-
 use crate::core::error::{RpcError, RpcResult};
 use crate::core::hook::Hook;
 use crate::core::import::{ImportRef, ImportSlot};
@@ -118,7 +116,7 @@ impl RpcSession {
         options: SessionOptions,
         on_eof: OnEof,
     ) -> (Stub, SessionDriver) {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = crate::core::mailbox::mailbox();
         let link = crate::core::link::SessionLink::new(tx);
         let main_hook = main.map(|s| s.hook).unwrap_or_else(|| {
             Hook::Error(Arc::new(RpcError::error(
