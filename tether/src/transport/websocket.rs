@@ -4,7 +4,7 @@
 //! frame-size configuration, the keepalive ([`Keepalive`]: pings, and dropping a peer that
 //! stops answering them) and the wait for room in a server-wide [`DecodeBudget`] before a large
 //! frame is handed to the session. Clients connect with [`crate::client::websocket`]; servers
-//! get their sockets from [`crate::server`], through [`accept_upgraded`] (which also puts the
+//! get their sockets from [`crate::server`], through `accept_upgraded` (which also puts the
 //! small-buffer reader of `read_ahead` under the socket). When the session aborts, the socket is
 //! closed with code 3000 and the error message as the reason (truncated to 123 bytes), as
 //! capnweb does.
