@@ -1,23 +1,18 @@
 //! Connecting: the URL and `--header`s checked up front, then a session over a WebSocket
 //! (`ws://`) or an HTTP batch (`http://`, with `--batch`), traced if asked.
 //!
-//! Owns the choice of transport and the wording of connection errors. The WebSocket is opened
-//! here with `tokio-tungstenite` rather than through `tether::client::websocket::connect_with`,
-//! because that function cannot add handshake headers; the session is started with tether's
-//! public `RpcSession::spawn` over `WebSocketTransport::new(socket)`.
+//! Owns the choice of transport and the wording of connection errors. Both transports are
+//! tether's own (`tether::client::websocket::transport`, `tether::client::http_batch::transport`,
+//! with the `--header`s in their `ConnectOptions`), wrapped in [`Traced`] and run with tether's
+//! public `RpcSession::spawn`.
 
-use std::sync::Arc;
-
-use hyper::header::{HeaderName, HeaderValue};
-use tether::transport::websocket::WebSocketTransport;
+use tether::client::{http_batch, websocket, ConnectOptions};
+use tether::server::http::{HeaderName, HeaderValue, Uri};
 use tether::{RpcResult, RpcSession, SessionOptions, Stub};
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use crate::batch::{FailureSlot, HttpBatch, Request};
 use crate::error::CliError;
-use crate::trace::{Traced, Tracer};
+use crate::trace::{FailureSlot, Traced, Tracer};
 
 /// Which transport to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,8 +28,6 @@ pub(crate) enum Mode {
 pub(crate) struct Endpoint {
     url: String,
     mode: Mode,
-    authority: String,
-    path: String,
     headers: Vec<(HeaderName, HeaderValue)>,
 }
 
@@ -44,8 +37,8 @@ pub(crate) struct Connection {
     pub(crate) main: Stub,
     /// The session task; it ends when `main` and everything obtained through it are dropped.
     pub(crate) task: JoinHandle<RpcResult<()>>,
-    /// For a batch: why the request failed, if it did.
-    pub(crate) failure: Option<FailureSlot>,
+    /// Why the transport failed, if it did (the session only says it disconnected).
+    pub(crate) failure: FailureSlot,
     /// The URL, for messages.
     pub(crate) url: String,
 }
@@ -53,7 +46,7 @@ pub(crate) struct Connection {
 impl Endpoint {
     /// Checks `url` for `mode` and parses `headers` (`Name: value`).
     pub(crate) fn parse(url: &str, mode: Mode, headers: &[String]) -> Result<Self, CliError> {
-        let uri: hyper::Uri = url
+        let uri: Uri = url
             .parse()
             .map_err(|e| CliError::Usage(format!("invalid URL {url:?}: {e}")))?;
         let scheme = uri.scheme_str().unwrap_or("");
@@ -85,17 +78,9 @@ impl Endpoint {
                 )))
             }
         }
-        let Some(authority) = uri.authority().map(|a| a.as_str().to_owned()) else {
+        if uri.authority().is_none() {
             return Err(CliError::Usage(format!("invalid URL {url:?}: no host")));
-        };
-        let authority = if uri.port().is_some() {
-            authority
-        } else {
-            format!("{authority}:80")
-        };
-        let path = uri
-            .path_and_query()
-            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+        }
         let headers = headers
             .iter()
             .map(|h| parse_header(h))
@@ -103,8 +88,6 @@ impl Endpoint {
         Ok(Self {
             url: url.to_owned(),
             mode,
-            authority,
-            path,
             headers,
         })
     }
@@ -116,66 +99,54 @@ impl Endpoint {
 
     /// Opens a session (for a batch, nothing is sent until the first call is awaited).
     pub(crate) async fn connect(&self, tracer: &Tracer) -> Result<Connection, CliError> {
-        let options = SessionOptions {
+        let session = SessionOptions {
             close_when_main_dropped: true,
             ..SessionOptions::default()
         };
-        match self.mode {
+        let options = self
+            .headers
+            .iter()
+            .fold(ConnectOptions::default(), |options, (name, value)| {
+                options.header(name.clone(), value.clone())
+            })
+            .session(session.clone());
+        let failure = FailureSlot::default();
+        let task = match self.mode {
             Mode::WebSocket => {
-                let mut request = self
-                    .url
-                    .as_str()
-                    .into_client_request()
-                    .map_err(|e| CliError::Usage(format!("invalid URL {:?}: {e}", self.url)))?;
-                for (name, value) in &self.headers {
-                    request.headers_mut().append(name.clone(), value.clone());
-                }
-                // As tether's own client: room for capnweb's 32 MiB messages (in UTF-8).
-                let max = options.limits.max_message_size.saturating_mul(3);
-                let config = WebSocketConfig::default()
-                    .max_message_size(Some(max))
-                    .max_frame_size(Some(max));
-                let (socket, _response) =
-                    tokio_tungstenite::connect_async_with_config(request, Some(config), true)
-                        .await
-                        .map_err(|e| {
-                            CliError::Connect(format!("cannot connect to {}: {}", self.url, e))
-                        })?;
+                let socket = websocket::transport(&self.url, &options)
+                    .await
+                    .map_err(|e| {
+                        CliError::Connect(format!("cannot connect to {}: {}", self.url, e))
+                    })?;
                 tracer.note(&format!("connected to {}", self.url));
-                let transport = Traced::new(WebSocketTransport::new(socket), tracer.clone());
-                let (main, task) = RpcSession::spawn(transport, None, options);
-                Ok(Connection {
-                    main,
-                    task,
-                    failure: None,
-                    url: self.url.clone(),
-                })
+                let traced = Traced::new(socket, tracer.clone(), failure.clone());
+                RpcSession::spawn(traced, None, session)
             }
             Mode::Batch => {
-                let failure = FailureSlot::default();
-                let request = Request {
-                    authority: self.authority.clone(),
-                    path: self.path.clone(),
-                    headers: self.headers.clone(),
-                };
-                let transport = HttpBatch::new(request, tracer.clone(), Arc::clone(&failure));
-                let (main, task) = RpcSession::spawn(transport, None, options);
-                Ok(Connection {
-                    main,
-                    task,
-                    failure: Some(failure),
-                    url: self.url.clone(),
-                })
+                let batch = http_batch::transport(&self.url, options)
+                    .map_err(|e| CliError::Usage(format!("invalid URL {:?}: {e}", self.url)))?;
+                let traced = Traced::new(batch, tracer.clone(), failure.clone());
+                RpcSession::spawn(traced, None, session)
             }
-        }
+        };
+        let (main, task) = task;
+        Ok(Connection {
+            main,
+            task,
+            failure,
+            url: self.url.clone(),
+        })
     }
 }
 
 impl Connection {
     /// If the batch request failed, the error to report instead of the session's.
     pub(crate) fn transport_failure(&self) -> Option<CliError> {
-        let slot = self.failure.as_ref()?;
-        let message = slot.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
+        let message = self
+            .failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()?;
         Some(CliError::Connect(message))
     }
 
@@ -229,8 +200,6 @@ mod tests {
         assert!(usage("localhost:8080", Mode::WebSocket).contains("URL"));
         let e = Endpoint::parse("http://127.0.0.1:9/rpc?x=1", Mode::Batch, &["A: b".into()])
             .expect("valid");
-        assert_eq!(e.authority, "127.0.0.1:9");
-        assert_eq!(e.path, "/rpc?x=1");
         assert_eq!(e.headers.len(), 1);
         assert!(matches!(
             Endpoint::parse("ws://h:1/", Mode::WebSocket, &["nocolon".into()]),

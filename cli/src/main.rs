@@ -9,7 +9,6 @@
 //! (URL checks, WebSocket), `batch` (the HTTP batch transport), `trace` (`--trace`), `error`
 //! (errors and exit codes). See README.md for the language by example.
 
-mod batch;
 mod call;
 mod connect;
 mod error;

@@ -198,16 +198,24 @@ fn tagged(tag: &str, rest: &[Json]) -> String {
     }
 }
 
-/// A transport that reports every frame to a [`Tracer`].
+/// Why a transport failed, kept for the error message (the session only says it disconnected).
+pub(crate) type FailureSlot = Arc<Mutex<Option<String>>>;
+
+/// A transport that reports every frame to a [`Tracer`], and its failure to a [`FailureSlot`].
 pub(crate) struct Traced<T> {
     inner: T,
     tracer: Tracer,
+    failure: FailureSlot,
 }
 
 impl<T> Traced<T> {
     /// Wraps `inner`.
-    pub(crate) fn new(inner: T, tracer: Tracer) -> Self {
-        Self { inner, tracer }
+    pub(crate) fn new(inner: T, tracer: Tracer, failure: FailureSlot) -> Self {
+        Self {
+            inner,
+            tracer,
+            failure,
+        }
     }
 }
 
@@ -217,7 +225,11 @@ impl<T: Transport> Stream for Traced<T> {
         let polled = Pin::new(&mut self.inner).poll_next(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => self.tracer.frame(Dir::Received, frame.as_str()),
-            Poll::Ready(Some(Err(e))) => self.tracer.note(&format!("transport error: {e}")),
+            Poll::Ready(Some(Err(e))) => {
+                self.tracer.note(&format!("transport error: {e}"));
+                let mut failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+                failure.get_or_insert_with(|| e.message().to_owned());
+            }
             Poll::Ready(None) => self.tracer.note("connection closed"),
             Poll::Pending => {}
         }

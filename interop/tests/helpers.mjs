@@ -1,7 +1,8 @@
 // Shared helpers for the TestTarget interop suite.
 //
 // * startServer(): starts the server under test (env TESTTARGET_CMD, default: the Node reference
-//   server) as `<cmd> PORT` with a free port and waits for its `listening PORT` line.
+//   server) as `<cmd> PORT` with a free port and waits for its `listening PORT` line; or
+//   startServer(cmd) for another server command (e.g. the axum example app).
 // * openWs()/openBatch(): capnweb client sessions (WebSocket / HTTP batch).
 // * RawWs: a plain `ws` connection for wire-level tests.
 // * rawBatch(): a plain HTTP POST of a batch body.
@@ -45,11 +46,13 @@ async function freePort() {
 }
 
 /**
- * Starts the server under test. Returns { port, wsUrl, httpUrl, stop() }.
+ * Starts the server under test (or `cmd`, another server speaking the same `listening PORT`
+ * convention). Returns { port, wsUrl, httpUrl, stop() }.
  * The command runs through the shell in its own process group (so wrapper scripts are stopped
  * too), with cwd = the interop directory; its stderr is forwarded to ours.
  */
-export async function startServer() {
+export async function startServer(cmd = SERVER_CMD) {
+  const SERVER_CMD = cmd;
   const port = await freePort();
   const child = spawn(`${SERVER_CMD} ${port}`, {
     cwd: INTEROP_DIR,

@@ -76,11 +76,13 @@
 //! | `wire` | (internal) the codec between Cap'n Web JSON text and the object model | `core` |
 //! | [`transport`] | the [`transport::Transport`] trait (frames in, frames out), the in-process pair, the WebSocket and HTTP batch adapters | `rt` |
 //! | [`session`] | [`RpcSession`]: one connection, the task that owns its import and export tables | `core`, `wire`, `transport` |
-//! | [`client`] | **where clients connect**: `client::websocket::connect`, `client::http_batch::connect` | `session`, `transport` |
-//! | [`server`] | WebSocket sessions and HTTP batches served on one port, with server limits | `session`, `transport` |
+//! | [`client`] | **where clients connect**: `client::websocket::connect`, `client::http_batch::connect`, their [`client::ConnectOptions`] (headers, timeouts, subprotocols, TLS roots), opening TCP/TLS connections | `session`, `transport` |
+//! | [`server`] | **where requests are served**: the [`server::Endpoint`] (a `tower` service: WebSocket upgrades and HTTP batches on one route, the factory that sees each request, CORS), `serve`/`spawn` over it, server limits, counts, graceful shutdown | `session`, `transport` |
+//! | `axum` | (feature `axum`) `tether::axum::endpoint` for `Router::route_service`, `Refusal` as an axum response | `server` |
 //! | [`typed`] | the typed API's runtime (serde bridge, typed promises); the macro is [`interface`] | the public types of `core` (never hooks or sessions) |
 //! | [`guide_lifecycles`] | the guide "Lifecycles in tether": every rule L1-L12 with a runnable example | — |
 //! | [`guide_security`] | serving browsers safely: what tether limits by default, what to configure | — |
+//! | [`guide_quickstart`], [`guide_pipelining`], [`guide_deployment`] | the guides "Quickstart" (interface, server, clients in Rust and JavaScript), "Pipelining and map" (what travels, with the frames), "Deployment behind a load balancer" (affinity, timeouts, `X-Forwarded-For`, connections) | — |
 //!
 //! ## Lifecycle rules in Rust
 //!
@@ -96,13 +98,23 @@
 //! | disconnection (L10) | the session task cancels handlers, releases exports, breaks imports ([`Stub::on_broken`]) |
 //! | an unawaited promise can be disposed (L12) | dropping an [`RpcPromise`] sends its `release` |
 
+#[cfg(feature = "axum")]
+pub mod axum;
 #[cfg(feature = "net")]
 pub mod client;
 pub mod context;
 mod core;
 pub mod dispose;
+#[cfg(feature = "net")]
+#[doc = include_str!("guide_deployment.md")]
+pub mod guide_deployment {}
 #[doc = include_str!("guide_lifecycles.md")]
 pub mod guide_lifecycles {}
+#[doc = include_str!("guide_pipelining.md")]
+pub mod guide_pipelining {}
+#[cfg(feature = "net")]
+#[doc = include_str!("guide_quickstart.md")]
+pub mod guide_quickstart {}
 #[doc = include_str!("guide_security.md")]
 pub mod guide_security {}
 pub(crate) mod rt;
@@ -130,7 +142,9 @@ pub use session::{RpcSession, SessionDriver, SessionHandle, SessionOptions};
 /// (`{Trait}Server`) and a typed client (`{Trait}Client`). See [`typed`] and the `tether-macros` crate.
 pub use tether_macros::interface;
 
-/// The README's code blocks, compiled as doc tests so they cannot rot.
+/// The README's code blocks, compiled as doc tests so they cannot rot (its first server is an
+/// axum app: they need the `axum` feature, which `cargo test --workspace` enables through the
+/// axum example).
 #[doc = include_str!("../../README.md")]
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "axum"))]
 pub struct ReadmeDoctests;

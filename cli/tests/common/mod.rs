@@ -1,13 +1,14 @@
 //! Shared by the CLI's integration tests: the Rust TestTarget server (built with cargo if
 //! needed, one per test binary, killed when the test process ends), running the `tether` binary
-//! with a deadline, and reading its `--trace` output.
+//! with a deadline, reading its `--trace` output, and a proxy counting connections.
 
 #![allow(dead_code, unreachable_pub)] // each test binary uses a part
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use std::time::{Duration, Instant};
 use tether_interop_tests::Watched;
@@ -231,4 +232,49 @@ pub fn closed_port() -> u16 {
     let port = listener.local_addr().expect("its address").port();
     drop(listener);
     port
+}
+
+/// A TCP proxy on a free port of 127.0.0.1 to `port`, counting the connections it forwards (an
+/// HTTP batch is one request on one connection). Runs until the test process exits.
+pub struct CountingProxy {
+    /// The proxy's port.
+    pub port: u16,
+    connections: Arc<AtomicUsize>,
+}
+
+impl CountingProxy {
+    pub fn to(port: u16) -> CountingProxy {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a port");
+        let proxy_port = listener.local_addr().expect("address").port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                counted.fetch_add(1, Ordering::SeqCst);
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+                    continue;
+                };
+                let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                    });
+                };
+                if let (Ok(c), Ok(s)) = (client.try_clone(), server.try_clone()) {
+                    pipe(c, s);
+                    pipe(server, client);
+                }
+            }
+        });
+        CountingProxy {
+            port: proxy_port,
+            connections,
+        }
+    }
+
+    /// Connections forwarded so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
 }

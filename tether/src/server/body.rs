@@ -6,9 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::StatusCode;
 use http_body_util::BodyExt;
-use hyper::body::{Bytes, Incoming};
-use hyper::StatusCode;
+use hyper::body::{Body as HttpBody, Buf, Bytes};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// A body that was read, and its share of the server-wide buffer budget (returned on drop).
@@ -18,7 +18,7 @@ pub(super) struct Body {
 }
 
 /// Why a body was refused: the status and a readable reason.
-pub(super) type Refusal = (StatusCode, String);
+pub(super) type Rejected = (StatusCode, String);
 
 /// The limits a body is read under.
 pub(super) struct BodyLimits {
@@ -30,11 +30,15 @@ pub(super) struct BodyLimits {
 
 impl BodyLimits {
     /// Reads `body` (announced as `content_length` bytes, if it said) whole.
-    pub(super) async fn read(
+    pub(super) async fn read<B>(
         &self,
-        body: Incoming,
+        body: B,
         content_length: Option<u64>,
-    ) -> Result<Body, Refusal> {
+    ) -> Result<Body, Rejected>
+    where
+        B: HttpBody,
+        B::Error: std::fmt::Display,
+    {
         if let Some(length) = content_length.filter(|&n| n > self.max_bytes as u64) {
             return Err(too_large(length, self.max_bytes));
         }
@@ -50,21 +54,26 @@ impl BodyLimits {
         }
     }
 
-    async fn collect(&self, mut body: Incoming) -> Result<Body, Refusal> {
+    async fn collect<B>(&self, body: B) -> Result<Body, Rejected>
+    where
+        B: HttpBody,
+        B::Error: std::fmt::Display,
+    {
+        let mut body = std::pin::pin!(body);
         let mut bytes = Vec::new();
         let mut budget: Option<OwnedSemaphorePermit> = None;
         while let Some(frame) = body.frame().await {
             let frame =
                 frame.map_err(|e| (StatusCode::BAD_REQUEST, format!("batch refused: {e}")))?;
-            let Ok(data) = frame.into_data() else {
+            let Ok(mut data) = frame.into_data() else {
                 continue; // Trailers carry no messages.
             };
-            let total = bytes.len() + data.len();
+            let total = bytes.len() + data.remaining();
             if total > self.max_bytes {
                 return Err(too_large(total as u64, self.max_bytes));
             }
             // Wait for room in the server-wide budget before holding more.
-            let n = u32::try_from(data.len()).unwrap_or(u32::MAX);
+            let n = u32::try_from(data.remaining()).unwrap_or(u32::MAX);
             let permit = self
                 .budget
                 .clone()
@@ -75,7 +84,12 @@ impl BodyLimits {
                 Some(held) => held.merge(permit),
                 None => budget = Some(permit),
             }
-            bytes.extend_from_slice(&data);
+            while data.has_remaining() {
+                let chunk = data.chunk();
+                let n = chunk.len();
+                bytes.extend_from_slice(chunk);
+                data.advance(n);
+            }
         }
         Ok(Body {
             bytes: Bytes::from(bytes),
@@ -84,7 +98,7 @@ impl BodyLimits {
     }
 }
 
-fn too_large(length: u64, max: usize) -> Refusal {
+fn too_large(length: u64, max: usize) -> Rejected {
     (
         StatusCode::PAYLOAD_TOO_LARGE,
         format!("batch refused: the body is {length} bytes, the limit is {max}"),

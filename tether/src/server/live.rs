@@ -4,7 +4,7 @@
 //! Owns only that bookkeeping; it never touches a session's tables (it asks sessions to shut
 //! down through their [`SessionHandle`]).
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +19,8 @@ pub(super) struct Live {
     sessions: Mutex<Vec<SessionHandle>>,
     active: AtomicUsize,
     idle: Notify,
+    /// Set when a shutdown begins: new sessions and batches are refused.
+    closing: AtomicBool,
     pub(super) connections_open: AtomicUsize,
     pub(super) connections_total: AtomicU64,
     pub(super) sessions_total: AtomicU64,
@@ -68,8 +70,13 @@ impl Live {
     }
 
     /// Remembers a WebSocket session so that a shutdown can reach it.
-    pub(super) fn add_session(&self, session: SessionHandle) {
+    pub(super) fn add_session(&self, session: SessionHandle, grace: Duration) {
         let mut sessions = self.sessions();
+        if self.is_closing() {
+            // Upgraded while a shutdown was starting: it would be missed.
+            session.shutdown(SHUTDOWN_REASON, grace);
+            return;
+        }
         sessions.retain(|s| !s.is_closed());
         sessions.push(session);
     }
@@ -80,9 +87,19 @@ impl Live {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whether a shutdown has begun.
+    pub(super) fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
     /// Ends every session gracefully and waits (bounded) until all are gone.
     pub(super) async fn shut_down(&self, grace: Duration) {
-        let sessions: Vec<_> = self.sessions().drain(..).collect();
+        let sessions: Vec<_> = {
+            // Set under the lock, so a session added later sees it (`add_session`).
+            let mut list = self.sessions();
+            self.closing.store(true, Ordering::Release);
+            list.drain(..).collect()
+        };
         for session in sessions {
             session.shutdown(SHUTDOWN_REASON, grace);
         }

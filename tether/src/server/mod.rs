@@ -1,14 +1,18 @@
-//! The server: WebSocket sessions and HTTP batches on one port and one route, as capnweb's
-//! Workers helper serves them.
+//! The server: WebSocket sessions and HTTP batches on one route, as capnweb's Workers helper
+//! serves them.
 //!
-//! Owns accepting connections (TCP_NODELAY on), telling a WebSocket upgrade from a batch `POST`
-//! (any other method gets 405), the response headers (e.g. CORS), the server-level limits
-//! (connections, timeouts, batch sizes), and giving every connection or batch a fresh main object
-//! from the application's factory. It does not look inside messages: that is the session's job.
+//! Owns serving Cap'n Web over HTTP: the [`Endpoint`] (a `tower` service: telling a WebSocket
+//! upgrade from a batch `POST`, 405 for anything else, CORS, asking the application's factory for
+//! each session's main object, which sees the request and may refuse it), the accept loop of a
+//! server that owns its listener, the server-level limits (connections, timeouts, batch sizes),
+//! the counts and the graceful shutdown. It does not look inside messages: that is the session's
+//! job.
 //!
-//! Layout: this file (options, the accept loop, [`RunningServer`]), `request` (one HTTP request:
-//! upgrade or batch), `body` (reading a batch body within its limits), `live` (what is in
-//! progress, for a graceful shutdown).
+//! Layout: this file (options, [`serve`]/[`serve_until`]/[`spawn`], [`RunningServer`]),
+//! `endpoint` ([`Endpoint`], [`Refusal`], [`PeerAddr`]), `request` (one HTTP request: upgrade,
+//! batch, preflight or 405), `cors` ([`Cors`]), `body` (reading a batch body within its limits),
+//! `accept` (the accept loop: connections under the limit), `live` (what is in progress, for the
+//! counts and a graceful shutdown).
 //!
 //! ```no_run
 //! use tether::server::{serve, ServerOptions};
@@ -18,6 +22,10 @@
 //! serve(listener, api, ServerOptions::default()).await
 //! # }
 //! ```
+//!
+//! To see the request (authentication, the peer address) or refuse it, build the [`Endpoint`]
+//! with [`Endpoint::from_request`]; to mount it in an existing HTTP application, it is a `tower`
+//! service (with the `axum` feature, see `tether::axum`).
 //!
 //! # Limits a server facing browsers relies on
 //!
@@ -38,20 +46,24 @@
 //! An error from `accept` (descriptors or memory exhausted) never ends the server: it waits a
 //! moment, longer while the error persists, and goes on.
 
+mod accept;
 mod batch;
 mod body;
+mod cors;
+mod endpoint;
 mod live;
 mod request;
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
 pub use batch::run_batch;
+pub use cors::Cors;
+pub use endpoint::{peer_addr, Endpoint, PeerAddr, Refusal, ResponseBody};
+/// The `http` crate, whose request [`Parts`](http::request::Parts) a factory receives.
+pub use http;
 
 use crate::core::stub::Stub;
 use crate::session::SessionOptions;
@@ -65,16 +77,22 @@ use crate::transport::websocket::Keepalive;
 pub struct ServerOptions {
     /// Options for every session (limits, stack exposure).
     pub session: SessionOptions,
-    /// Extra headers on every HTTP response (batch replies, 405s), e.g. CORS headers.
+    /// Extra headers on every HTTP response (batch replies, refusals, 405s).
     pub response_headers: Vec<(String, String)>,
+    /// CORS for browser pages of other origins: preflights answered, responses readable. `None`
+    /// (the default): an `OPTIONS` request gets 405 like any other method, and no CORS header is
+    /// added (put `tower-http`'s `CorsLayer` in front instead, or none for same-origin pages).
+    pub cors: Option<Cors>,
     /// On shutdown, how long calls in flight may run before their sessions are cut.
     pub shutdown_grace: Duration,
     /// Connections served at once (a WebSocket session counts until it ends). At the limit the
     /// server stops accepting: new connections wait in the kernel's listen backlog (which refuses
-    /// them once it is full) until a connection ends.
+    /// them once it is full) until a connection ends. Only when tether accepts the connections
+    /// (not in a router).
     pub max_connections: usize,
     /// How long a client may take to send a request head, including the wait for the next
     /// request on a kept-alive connection; then the connection is closed. `None` disables it.
+    /// Only when tether accepts the connections (not in a router).
     pub header_read_timeout: Option<Duration>,
     /// How long a client may take to send a batch body; then it gets 408.
     pub body_read_timeout: Duration,
@@ -83,9 +101,9 @@ pub struct ServerOptions {
     pub max_batch_body: usize,
     /// The most messages one batch may hold; more get 413 and nothing runs.
     pub max_batch_messages: usize,
-    /// Batch body bytes buffered at once across the whole server. A body that does not fit waits
-    /// for room (within [`ServerOptions::body_read_timeout`]), so many large batches at once cannot
-    /// exhaust memory.
+    /// Batch body bytes buffered at once across the whole server (one [`Endpoint`] and its
+    /// clones). A body that does not fit waits for room (within
+    /// [`ServerOptions::body_read_timeout`]), so many large batches at once cannot exhaust memory.
     pub max_buffered_batch_bytes: usize,
     /// How long a WebSocket upgrade may take after its request head arrived.
     pub upgrade_timeout: Duration,
@@ -103,6 +121,7 @@ impl Default for ServerOptions {
         Self {
             session: SessionOptions::default(),
             response_headers: Vec::new(),
+            cors: None,
             shutdown_grace: Duration::from_secs(10),
             max_connections: 10_000,
             header_read_timeout: Some(Duration::from_secs(10)),
@@ -121,13 +140,15 @@ impl Default for ServerOptions {
 pub const SHUTDOWN_REASON: &str = "Server is shutting down.";
 
 /// Serves Cap'n Web on `listener` until it fails: WebSocket upgrades and HTTP batch `POST`s on
-/// every path. `main` makes the main object for each new session.
+/// every path. `main` makes the main object for each new session. The same as
+/// [`Endpoint::new`]`(main, options)`[`.serve(listener)`](Endpoint::serve); use an [`Endpoint`]
+/// to see the request or to mount it in a router.
 pub async fn serve(
     listener: TcpListener,
     main: impl Fn() -> Stub + Send + Sync + 'static,
     options: ServerOptions,
 ) -> std::io::Result<()> {
-    serve_until(listener, main, options, std::future::pending()).await
+    Endpoint::new(main, options).serve(listener).await
 }
 
 /// [`serve`] until `shutdown` completes, then shut down gracefully: stop accepting, let calls in
@@ -142,107 +163,9 @@ pub async fn serve_until(
     options: ServerOptions,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
-    serve_with(listener, Box::new(main), options, Arc::default(), shutdown).await
-}
-
-async fn serve_with(
-    listener: TcpListener,
-    main: request::MainFactory,
-    options: ServerOptions,
-    live: Arc<live::Live>,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> std::io::Result<()> {
-    let grace = options.shutdown_grace;
-    let connections = Arc::new(Semaphore::new(options.max_connections.max(1)));
-    let shared = Arc::new(request::Shared::new(main, options, live));
-    let mut backoff = Backoff::default();
-    tokio::pin!(shutdown);
-    loop {
-        // At the connection limit, wait for one to end before accepting (the backlog queues).
-        let permit = tokio::select! {
-            permit = connections.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break, // Never closed; nothing sensible to serve without it.
-            },
-            () = &mut shutdown => break,
-        };
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = &mut shutdown => break,
-        };
-        let stream = match accepted {
-            Ok((stream, _peer)) => {
-                backoff.reset();
-                stream
-            }
-            Err(error) => {
-                if let Some(pause) = backoff.after(&error) {
-                    tokio::select! {
-                        () = tokio::time::sleep(pause) => {}
-                        () = &mut shutdown => break,
-                    }
-                }
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
-        let header_timeout = shared.options.header_read_timeout;
-        let counted = shared.live.connection();
-        tokio::spawn(async move {
-            // Held by this connection and, after an upgrade, by its WebSocket session.
-            let permit = Arc::new((permit, counted));
-            let service = hyper::service::service_fn(move |request| {
-                let shared = shared.clone();
-                let permit = permit.clone();
-                async move { Ok::<_, Infallible>(shared.handle(request, permit).await) }
-            });
-            let mut http = hyper::server::conn::http1::Builder::new();
-            http.timer(TokioTimer::new())
-                .header_read_timeout(header_timeout);
-            // A connection error concerns that connection only.
-            let _ = http
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades()
-                .await;
-        });
-    }
-    drop(listener);
-    shared.live.shut_down(grace).await;
-    Ok(())
-}
-
-/// How long to pause after a failed `accept`.
-///
-/// Errors that concern one connection (reset or aborted before it was accepted) are retried at
-/// once. Anything else, above all running out of descriptors (`EMFILE`, `ENFILE`) or memory,
-/// would fail again immediately: pause, doubling from 10 ms up to 1 s while it persists, so the
-/// server neither spins nor exits, and accepts again as soon as resources are back.
-#[derive(Debug, Default)]
-struct Backoff {
-    pause: Option<Duration>,
-}
-
-impl Backoff {
-    const FIRST: Duration = Duration::from_millis(10);
-    const MAX: Duration = Duration::from_secs(1);
-
-    fn reset(&mut self) {
-        self.pause = None;
-    }
-
-    fn after(&mut self, error: &std::io::Error) -> Option<Duration> {
-        use std::io::ErrorKind::*;
-        if matches!(
-            error.kind(),
-            ConnectionAborted | ConnectionReset | Interrupted | WouldBlock
-        ) {
-            return None;
-        }
-        let pause = self.pause.map_or(Self::FIRST, |p| (p * 2).min(Self::MAX));
-        self.pause = Some(pause);
-        Some(pause)
-    }
+    Endpoint::new(main, options)
+        .serve_until(listener, shutdown)
+        .await
 }
 
 /// Server-wide counts, from [`RunningServer::stats`], for metrics.
@@ -281,22 +204,7 @@ pub fn spawn(
     main: impl Fn() -> Stub + Send + Sync + 'static,
     options: ServerOptions,
 ) -> RunningServer {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let live = Arc::new(live::Live::default());
-    let task = tokio::spawn(serve_with(
-        listener,
-        Box::new(main),
-        options,
-        live.clone(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    RunningServer {
-        stop: Some(stop),
-        task: Some(task),
-        live,
-    }
+    Endpoint::new(main, options).spawn(listener)
 }
 
 impl RunningServer {
@@ -320,26 +228,5 @@ impl RunningServer {
 impl crate::dispose::AsyncDisposable for RunningServer {
     fn dispose_async(&mut self) -> crate::BoxFuture<'_, Result<(), crate::dispose::DisposeError>> {
         Box::pin(async move { self.shutdown().await.map_err(Into::into) })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn accept_errors_of_one_connection_retry_at_once_resource_errors_back_off() {
-        let mut backoff = Backoff::default();
-        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionAborted);
-        assert_eq!(backoff.after(&reset), None);
-        let emfile = std::io::Error::from_raw_os_error(24); // EMFILE
-        assert_eq!(backoff.after(&emfile), Some(Backoff::FIRST));
-        assert_eq!(backoff.after(&emfile), Some(Backoff::FIRST * 2));
-        for _ in 0..20 {
-            backoff.after(&emfile);
-        }
-        assert_eq!(backoff.after(&emfile), Some(Backoff::MAX));
-        backoff.reset();
-        assert_eq!(backoff.after(&emfile), Some(Backoff::FIRST));
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! Owns the two ends of a batch as transports: the server's (`ServerBatch`: the request's
 //! lines in, replies collected) and the client's (`ClientBatch`: messages gathered until the
-//! application awaits, then one `POST`). Sessions are opened over them by
-//! [`crate::server`] and [`crate::client::http_batch`]. A trailing newline is no message.
+//! application awaits, then handed to a [`Post`] that sends them). Sessions are opened over
+//! them by [`crate::server`] and [`crate::client::http_batch`], which owns the HTTP request
+//! itself (connecting, headers, TLS). A trailing newline is no message.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -13,11 +14,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use futures_util::{Sink, Stream};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
 use tokio::sync::oneshot;
 
-use super::{CloseReason, Frame, Outgoing, TransportError, TransportErrorKind};
+use super::{CloseReason, Frame, Outgoing, TransportError};
+use crate::rt::BoxFuture;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Plain data behind the lock: a panic elsewhere cannot leave it inconsistent.
@@ -96,7 +96,10 @@ struct ClientState {
 }
 
 /// The response lines, or why there are none.
-type BatchReply = Result<Vec<String>, TransportError>;
+pub(crate) type BatchReply = Result<Vec<String>, TransportError>;
+
+/// Sends a batch's body (its messages, one per line) and returns the response lines.
+pub(crate) type Post = Box<dyn FnOnce(String) -> BoxFuture<'static, BatchReply> + Send>;
 
 enum Replies {
     Waiting(oneshot::Receiver<BatchReply>),
@@ -107,20 +110,19 @@ enum Replies {
 pub(crate) struct ClientBatch {
     state: Arc<Mutex<ClientState>>,
     /// Taken when the first message is queued: the request is scheduled then.
-    target: Option<(HttpTarget, oneshot::Sender<BatchReply>)>,
+    post: Option<(Post, oneshot::Sender<BatchReply>)>,
     replies: Replies,
 }
 
 impl ClientBatch {
-    /// The client end of a batch to `url` (`http://host:port/path`).
-    pub(crate) fn new(url: &str) -> Result<Self, TransportError> {
-        let target = HttpTarget::parse(url)?;
+    /// The client end of a batch whose messages `post` sends.
+    pub(crate) fn new(post: Post) -> Self {
         let (reply_tx, reply_rx) = oneshot::channel();
-        Ok(Self {
+        Self {
             state: Arc::default(),
-            target: Some((target, reply_tx)),
+            post: Some((post, reply_tx)),
             replies: Replies::Waiting(reply_rx),
-        })
+        }
     }
 }
 
@@ -162,8 +164,8 @@ impl Sink<Outgoing> for ClientBatch {
             }
             state.queued.push(item);
         }
-        if let Some((target, reply)) = self.target.take() {
-            tokio::spawn(send_when_quiet(self.state.clone(), target, reply));
+        if let Some((post, reply)) = self.post.take() {
+            tokio::spawn(send_when_quiet(self.state.clone(), post, reply));
         }
         Ok(())
     }
@@ -179,7 +181,7 @@ impl Sink<Outgoing> for ClientBatch {
 /// sends them all in one request.
 async fn send_when_quiet(
     state: Arc<Mutex<ClientState>>,
-    target: HttpTarget,
+    post: Post,
     reply: oneshot::Sender<BatchReply>,
 ) {
     let mut seen = 0;
@@ -198,72 +200,5 @@ async fn send_when_quiet(
         state.sent = true;
         std::mem::take(&mut state.queued).join("\n")
     };
-    let _ = reply.send(target.post(body).await);
-}
-
-/// Where a batch client sends its request.
-struct HttpTarget {
-    authority: String,
-    path: String,
-}
-
-impl HttpTarget {
-    fn parse(url: &str) -> Result<Self, TransportError> {
-        let rest = url.strip_prefix("http://").ok_or_else(|| {
-            TransportError::new(
-                TransportErrorKind::Connect,
-                format!("not an http:// URL: {url}"),
-            )
-        })?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        Ok(Self {
-            authority: authority.to_owned(),
-            path: path.to_owned(),
-        })
-    }
-
-    async fn post(&self, body: String) -> BatchReply {
-        let fail = |e: &dyn std::fmt::Display| {
-            TransportError::new(
-                TransportErrorKind::Io,
-                format!("RPC batch request failed: {e}"),
-            )
-        };
-        let stream = tokio::net::TcpStream::connect(&self.authority)
-            .await
-            .map_err(|e| fail(&e))?;
-        let _ = stream.set_nodelay(true);
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .map_err(|e| fail(&e))?;
-        tokio::spawn(connection);
-        let request = hyper::Request::post(self.path.as_str())
-            .header(hyper::header::HOST, self.authority.as_str())
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| fail(&e))?;
-        let response = sender.send_request(request).await.map_err(|e| fail(&e))?;
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| fail(&e))?
-            .to_bytes();
-        if !status.is_success() {
-            return Err(fail(&format!(
-                "{status}: {}",
-                String::from_utf8_lossy(&bytes)
-            )));
-        }
-        let text = String::from_utf8(bytes.to_vec()).map_err(|e| fail(&e))?;
-        Ok(text
-            .split('\n')
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect())
-    }
+    let _ = reply.send(post(body).await);
 }

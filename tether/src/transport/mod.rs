@@ -144,6 +144,9 @@ pub enum TransportErrorKind {
     Frame,
     /// The transport was used after it closed, or the peer is gone.
     Closed,
+    /// Connecting or a request took longer than the client's options allow (the message names
+    /// the option).
+    Timeout,
 }
 
 /// A failure of the transport itself (not of a call).
