@@ -2,8 +2,9 @@
 //! [`Outgoing`] items; one frame is one Cap'n Web message.
 //!
 //! Owns the [`Transport`] trait, its item types, its error type, and the in-process pair
-//! ([`memory::pair`]) used by tests, examples and docs. Network adapters (WebSocket, HTTP batch)
-//! live beside it and must not reach into sessions: they only move frames, and they learn that a
+//! ([`memory::pair`]) used by tests, examples and docs. Network adapters (WebSocket, with the
+//! read-ahead reader a server puts under its sockets in `read_ahead`; HTTP batch) live beside it
+//! and must not reach into sessions: they only move frames, and they learn that a
 //! session aborted from an [`Outgoing::Close`] item, never by reading the messages. Clients open
 //! sessions over them in [`crate::client`], servers in [`crate::server`].
 
