@@ -204,11 +204,8 @@ impl Shared {
             // Boxed: its state is needed only until the session starts, and would otherwise
             // make this task (which lives as long as the session) larger.
             let transport = Box::pin(accept_upgraded(TokioIo::new(upgraded), &shared.socket)).await;
-            let (_client_main, driver) = RpcSession::open(
-                transport,
-                Some(main),
-                shared.options.session.clone(),
-            );
+            let (_client_main, driver) =
+                RpcSession::open(transport, Some(main), shared.options.session.clone());
             shared
                 .live
                 .add_session(driver.handle(), shared.options.shutdown_grace);
