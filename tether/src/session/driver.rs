@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 use super::exports::ExportTable;
 use super::imports::ImportTable;
 use super::quotas::{Gauges, StatsCell};
+use super::trace::{self, CallTraces};
 use super::{OnEof, SessionOptions};
 use crate::core::error::{ErrorKind, RpcError, RpcResult};
 use crate::core::hook::{run_callback, Hook};
@@ -117,6 +118,11 @@ pub(super) struct Core {
     pub(super) calls_left: usize,
     /// Runs of the peer's `map()` callbacks, shared with every mapper it sent.
     pub(super) map_runs: MapRuns,
+    /// The calls being traced, while a `tracing` subscriber wants them.
+    pub(super) traces: CallTraces,
+    /// The last call the importer met in the message being evaluated (target id, member), when
+    /// calls are traced: the message's own call, as arguments are evaluated first.
+    pub(super) traced_call: Option<(i64, String)>,
 }
 
 impl Core {
@@ -149,6 +155,8 @@ impl Core {
             torn_down: false,
             calls_left: 0,
             map_runs: MapRuns::new(options_max_map_runs),
+            traces: CallTraces::default(),
+            traced_call: None,
             stats,
         }
     }
@@ -169,6 +177,7 @@ impl Core {
     /// Ends the session (the first reason wins).
     pub(super) fn end(&mut self, ending: Ending) {
         if self.ending.is_none() {
+            trace::session_ended(&ending.error, ending.clean, ending.send_abort);
             self.ending = Some(ending);
         }
     }
@@ -246,6 +255,7 @@ impl Core {
                         ));
                     }
                 } else if let Some((id, entry)) = self.imports.remove_slot(&slot) {
+                    self.traces.settled(id, None);
                     self.release_import(id, entry.remote_refcount);
                 }
             }
@@ -403,6 +413,7 @@ impl Core {
         }
         let released = self.exports.drain();
         drop(released);
+        self.traces.end_all();
         self.stats.set(&Gauges {
             imports: 0,
             exports: 0,
