@@ -56,7 +56,7 @@ stop() { kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null; }
       echo
       echo "## $n idle WebSocket sessions, opened $batch at a time"
     fi
-    (cd "$HERE" && node idle.mjs "ws://127.0.0.1:$PORT/" "$n" "$batch" > "$OUT.idle" 2>&1) &
+    (cd "$HERE" && exec node idle.mjs "ws://127.0.0.1:$PORT/" "$n" "$batch" > "$OUT.idle" 2>&1) &
     client=$!
     for _ in $(seq 1 240); do grep -q ready "$OUT.idle" 2>/dev/null && break; sleep 0.5; done
     sleep 1
