@@ -3,7 +3,8 @@
 #   bench/probes/run.sh            (from any directory; a few minutes)
 # Builds tether-testtarget (release), then for each probe starts a fresh server and reports the
 # server's peak and final RSS and CPU: one 31 MiB frame nested at the depth limit, echoed;
-# 1,000,000 pushes never pulled; 200,000 exported stubs kept; N idle WebSocket sessions.
+# 1,000,000 pushes never pulled; 200,000 exported stubs kept; N idle WebSocket sessions, opened at
+# once and 50 at a time (the difference is what the allocator keeps of the connect storm).
 # Results go to bench/results/probes.txt with the command that produced them.
 # Environment: IDLE=2000 (idle sessions), PUSHES=1000000, EXPORTS=200000.
 set -u -o pipefail
@@ -25,7 +26,7 @@ serve() {
 }
 stop() { kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null; }
 {
-  echo "# bench/probes/run.sh, $(date -u +%FT%TZ), commit $(git -C "$ROOT" rev-parse --short HEAD)"
+  echo "# IDLE=${IDLE:-2000} PUSHES=${PUSHES:-1000000} EXPORTS=${EXPORTS:-200000} bench/probes/run.sh, $(date -u +%FT%TZ), commit $(git -C "$ROOT" rev-parse --short HEAD)"
   echo
   serve
   echo "## one 31 MiB frame nested at the depth limit, echoed and pulled"
@@ -45,16 +46,23 @@ stop() { kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null; }
   echo "server: peak RSS $(kib VmHWM "$SERVER") KiB, RSS after $(kib VmRSS "$SERVER") KiB, CPU $(cpu "$SERVER")"
   stop
   echo
-  serve
   n="${IDLE:-2000}"
-  before=$(kib VmRSS "$SERVER")
-  echo "## $n idle WebSocket sessions"
-  (cd "$HERE" && node idle.mjs "ws://127.0.0.1:$PORT/" "$n" > "$OUT.idle" 2>&1) &
-  client=$!
-  for _ in $(seq 1 240); do grep -q ready "$OUT.idle" 2>/dev/null && break; sleep 0.5; done
-  sleep 1
-  after=$(kib VmRSS "$SERVER")
-  echo "server RSS $before -> $after KiB: $(( (after - before) * 1024 / n )) bytes per idle session"
-  kill "$client" 2>/dev/null; rm -f "$OUT.idle"
-  stop
+  for batch in "$n" 50; do
+    serve
+    before=$(kib VmRSS "$SERVER")
+    if [ "$batch" = "$n" ]; then
+      echo "## $n idle WebSocket sessions, opened at once"
+    else
+      echo
+      echo "## $n idle WebSocket sessions, opened $batch at a time"
+    fi
+    (cd "$HERE" && exec node idle.mjs "ws://127.0.0.1:$PORT/" "$n" "$batch" > "$OUT.idle" 2>&1) &
+    client=$!
+    for _ in $(seq 1 240); do grep -q ready "$OUT.idle" 2>/dev/null && break; sleep 0.5; done
+    sleep 1
+    after=$(kib VmRSS "$SERVER")
+    echo "server RSS $before -> $after KiB: $(( (after - before) * 1024 / n )) bytes per idle session"
+    kill "$client" 2>/dev/null; rm -f "$OUT.idle"
+    stop
+  done
 } | tee "$OUT"

@@ -57,6 +57,8 @@ pub fn options() -> SessionOptions {
             max_exports: 48,
             max_imports: 24,
             max_unpulled_pushes: 24,
+            max_map_runs: 512,
+            ..Quotas::default()
         },
         wait_until_grace: Duration::ZERO,
         ..SessionOptions::default()

@@ -259,3 +259,40 @@ async fn calls_over_the_quota_in_flight_are_refused_and_the_session_goes_on() {
     assert_eq!(handle.stats().quota_breaches, 0);
     assert_eq!(handle.stats().calls_in_flight, 2);
 }
+
+#[tokio::test]
+async fn map_runs_over_the_session_life_are_a_quota() {
+    let (mut raw, handle, server) = raw_server(Quotas {
+        max_map_runs: 10,
+        ..Quotas::default()
+    });
+    send(
+        &mut raw,
+        "[\"push\",[\"pipeline\",0,[\"echo\"],[[[1,2,3,4]]]]]".into(),
+    )
+    .await;
+    // Each map of the four elements runs its callback four times: two maps fit in the quota,
+    // though each message is far within the per-message budget.
+    let square_each = "[\"push\",[\"remap\",1,[],[[\"import\",0]],[[\"pipeline\",-1,[\"square\"],[[\"pipeline\",0]]]]]]";
+    for answer in 2..=3 {
+        send(&mut raw, square_each.into()).await;
+        send(&mut raw, format!("[\"pull\",{answer}]")).await;
+        assert_eq!(
+            raw.next().await.unwrap().unwrap().as_str(),
+            format!("[\"resolve\",{answer},[[1,4,9,16]]]")
+        );
+    }
+    assert_eq!(handle.stats().map_runs, 8);
+    // The third goes over: the session ends, naming the quota.
+    send(&mut raw, square_each.into()).await;
+    send(&mut raw, "[\"pull\",4]".into()).await;
+    assert_eq!(
+        abort_of(&mut raw).await,
+        "[\"abort\",[\"error\",\"RangeError\",\"RPC session exceeded its quota of 10 map() callback runs (11); the session was ended.\"]]"
+    );
+    drop(raw);
+    let ended = server.await.unwrap().unwrap_err();
+    assert_eq!(ended.name, "RangeError");
+    let stats = handle.stats();
+    assert_eq!((stats.quota_breaches, stats.map_runs), (1, 11));
+}

@@ -2,6 +2,7 @@
 //! span naming the transport and the peer, a span per call in each direction with the member,
 //! the ids and the outcome, an event when a session aborts with its reason, and never an
 //! argument value.
+#![cfg(feature = "net")]
 #![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
 
 mod common;

@@ -1,19 +1,18 @@
 //! The link between a session task and the handles that talk to it.
 //!
-//! Stubs, promises and `Drop` impls never touch session tables; they send a [`Command`] down an
-//! unbounded channel (so sending never blocks) and the session task, the tables' only owner,
-//! carries it out in order. The link also publishes the abort reason once the session has ended,
+//! Stubs, promises and `Drop` impls never touch session tables; they send a [`Command`] to an
+//! unbounded mailbox (`core::mailbox`, so sending never blocks) and the session task, the
+//! tables' only owner, carries it out in order. The link also publishes the abort reason once the session has ended,
 //! so new calls fail at once with it.
 
 use std::cell::RefCell;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
-use tokio::sync::mpsc::UnboundedSender;
-
 use crate::core::error::{RpcError, RpcResult};
 use crate::core::hook::BrokenCallback;
 use crate::core::import::{ImportRef, ImportSlot};
+use crate::core::mailbox::Sender;
 use crate::core::map::record::Recorder;
 use crate::core::value::{PathKey, Value};
 use crate::rt::BoxFuture;
@@ -51,8 +50,12 @@ pub(crate) enum Command {
     /// Run this `wait_until` work in the session's background set.
     SpawnBackground(BoxFuture<'static, ()>),
     /// End the session gracefully: let in-flight calls finish (up to `grace`), then abort with
-    /// `reason` (sent to the peer).
-    Shutdown { reason: RpcError, grace: Duration },
+    /// `reason` (sent to the peer). Boxed: a rare command should not make every slot of the
+    /// channel (allocated 32 at a time, the first when the session opens) larger.
+    Shutdown {
+        reason: Box<RpcError>,
+        grace: Duration,
+    },
     /// Export `export_id` settled: send `resolve`/`reject` if it was pulled.
     Settled {
         export_id: i64,
@@ -61,12 +64,12 @@ pub(crate) enum Command {
 }
 
 pub(crate) struct SessionLink {
-    tx: UnboundedSender<Command>,
+    tx: Sender<Command>,
     aborted: OnceLock<RpcError>,
 }
 
 impl SessionLink {
-    pub(crate) fn new(tx: UnboundedSender<Command>) -> Arc<Self> {
+    pub(crate) fn new(tx: Sender<Command>) -> Arc<Self> {
         Arc::new(Self {
             tx,
             aborted: OnceLock::new(),
@@ -75,7 +78,7 @@ impl SessionLink {
 
     /// Queues a command; gives it back if the session has ended.
     pub(crate) fn send(&self, command: Command) -> Result<(), Command> {
-        self.tx.send(command).map_err(|e| e.0)
+        self.tx.send(command)
     }
 
     /// Why the session ended, once it has.

@@ -27,6 +27,7 @@ pub(crate) mod hook;
 pub(crate) mod import;
 pub(crate) mod limits;
 pub(crate) mod link;
+pub(crate) mod mailbox;
 pub(crate) mod map;
 pub(crate) mod promise;
 pub(crate) mod stream;

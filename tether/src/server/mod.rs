@@ -40,6 +40,8 @@
 //! | [`ServerOptions::max_batch_messages`] | 10,000 | a batch of very many tiny messages: 413 |
 //! | [`ServerOptions::max_buffered_batch_bytes`] | 256 MiB | many large batches at once: readers wait for room, bounded by the body timeout |
 //! | [`ServerOptions::upgrade_timeout`] | 10 s | a WebSocket upgrade that never completes |
+//! | [`ServerOptions::keepalive`] | ping after 30 s of silence, drop 30 s later | a dead peer (gone without a reset) holding its session forever |
+//! | [`ServerOptions::max_decoding_bytes`] | 256 MiB | many large frames decoded at once: frames of 64 KiB or more wait for room |
 //!
 //! An error from `accept` (descriptors or memory exhausted) never ends the server: it waits a
 //! moment, longer while the error persists, and goes on.
@@ -65,6 +67,9 @@ pub use http;
 
 use crate::core::stub::Stub;
 use crate::session::SessionOptions;
+#[cfg(doc)]
+use crate::transport::websocket::DecodeBudget;
+use crate::transport::websocket::Keepalive;
 
 /// Server settings. Start from [`ServerOptions::default`], whose limits suit a server facing
 /// untrusted browsers (see the [module docs](self)).
@@ -102,6 +107,13 @@ pub struct ServerOptions {
     pub max_buffered_batch_bytes: usize,
     /// How long a WebSocket upgrade may take after its request head arrived.
     pub upgrade_timeout: Duration,
+    /// WebSocket pings while a peer is silent, and how long it has to answer before its
+    /// session ends (a dead peer would otherwise hold its session forever). `None`: no pings.
+    pub keepalive: Option<Keepalive>,
+    /// Bytes of WebSocket frames being decoded at once across the whole server: a frame of
+    /// 64 KiB or more waits for room before its session parses it (see [`DecodeBudget`]), so
+    /// many sessions sending large frames at once cannot exhaust memory together.
+    pub max_decoding_bytes: usize,
 }
 
 impl Default for ServerOptions {
@@ -118,6 +130,8 @@ impl Default for ServerOptions {
             max_batch_messages: 10_000,
             max_buffered_batch_bytes: 256 * 1024 * 1024,
             upgrade_timeout: Duration::from_secs(10),
+            keepalive: Some(Keepalive::default()),
+            max_decoding_bytes: 256 * 1024 * 1024,
         }
     }
 }

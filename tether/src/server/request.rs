@@ -15,8 +15,6 @@ use hyper::body::{Body, Bytes};
 use hyper_util::rt::TokioIo;
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::Role;
-use tokio_tungstenite::WebSocketStream;
 
 use super::accept::ConnectionSlot;
 use super::batch;
@@ -25,7 +23,7 @@ use super::endpoint::{Factory, ResponseBody};
 use super::live::Live;
 use super::ServerOptions;
 use crate::session::RpcSession;
-use crate::transport::websocket::{socket_config, WebSocketTransport};
+use crate::transport::websocket::{accept_upgraded, DecodeBudget, ServerSocket};
 
 /// What every request of one endpoint (and its clones) shares.
 pub(crate) struct Shared {
@@ -33,6 +31,7 @@ pub(crate) struct Shared {
     pub(super) options: ServerOptions,
     pub(super) live: Arc<Live>,
     body: BodyLimits,
+    socket: ServerSocket,
 }
 
 /// How the responses to one request are dressed: the endpoint's extra headers and, for an
@@ -75,11 +74,17 @@ impl Shared {
             timeout: options.body_read_timeout,
             budget: Arc::new(Semaphore::new(budget.min(Semaphore::MAX_PERMITS))),
         };
+        let socket = ServerSocket {
+            max_message_size: options.session.limits.max_message_size,
+            keepalive: options.keepalive,
+            budget: DecodeBudget::new(options.max_decoding_bytes),
+        };
         Self {
             factory,
             options,
             live: Arc::default(),
             body,
+            socket,
         }
     }
 
@@ -183,31 +188,26 @@ impl Shared {
             return dress.respond(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key");
         };
         let accept = derive_accept_key(key.as_bytes());
-        let config = socket_config(self.options.session.limits.max_message_size);
         let connection = parts.extensions.remove::<ConnectionSlot>();
         let peer = super::endpoint::peer_addr(&parts);
         let shared = self.clone();
         let live = self.live.track();
-        let request = Request::from_parts(parts, ());
+        // Taken out here, so the task (alive as long as the session) does not keep the request.
+        let mut request = Request::from_parts(parts, ());
+        let on_upgrade = hyper::upgrade::on(&mut request);
+        drop(request);
         tokio::spawn(async move {
             let _live = live;
             let _connection = connection;
-            let upgraded =
-                tokio::time::timeout(shared.options.upgrade_timeout, hyper::upgrade::on(request));
+            let upgraded = tokio::time::timeout(shared.options.upgrade_timeout, on_upgrade);
             let Ok(Ok(upgraded)) = upgraded.await else {
                 return;
             };
-            let socket = WebSocketStream::from_raw_socket(
-                TokioIo::new(upgraded),
-                Role::Server,
-                Some(config),
-            )
-            .await;
-            let (_client_main, driver) = RpcSession::open(
-                WebSocketTransport::new(socket),
-                Some(main),
-                shared.options.session.clone(),
-            );
+            // Boxed: its state is needed only until the session starts, and would otherwise
+            // make this task (which lives as long as the session) larger.
+            let transport = Box::pin(accept_upgraded(TokioIo::new(upgraded), &shared.socket)).await;
+            let (_client_main, driver) =
+                RpcSession::open(transport, Some(main), shared.options.session.clone());
             record_peer(&driver, "websocket", peer);
             shared
                 .live

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinSet;
 
 use super::exports::ExportTable;
@@ -20,6 +19,8 @@ use crate::core::error::{ErrorKind, RpcError, RpcResult};
 use crate::core::hook::{run_callback, Hook};
 use crate::core::import::ImportRef;
 use crate::core::link::{Command, SessionLink, SpawnScope};
+use crate::core::mailbox::Receiver;
+use crate::core::map::replay::MapRuns;
 use crate::transport::{CloseReason, Frame, Outgoing, Transport, TransportError};
 use crate::wire::{self, EncodeOptions, OutMessage};
 
@@ -115,6 +116,8 @@ pub(super) struct Core {
     /// Calls the peer may still start this turn before the quota of calls in flight refuses
     /// them (set at the start of every turn from the calls still running).
     pub(super) calls_left: usize,
+    /// Runs of the peer's `map()` callbacks, shared with every mapper it sent.
+    pub(super) map_runs: MapRuns,
     /// The calls being traced, while a `tracing` subscriber wants them.
     pub(super) traces: CallTraces,
     /// The last call the importer met in the message being evaluated (target id, member), when
@@ -133,6 +136,7 @@ impl Core {
     ) -> Self {
         let mut imports = ImportTable::default();
         imports.insert_fixed(peer_main);
+        let options_max_map_runs = options.quotas.max_map_runs;
         Self {
             link,
             imports,
@@ -150,6 +154,7 @@ impl Core {
             shutting_down: None,
             torn_down: false,
             calls_left: 0,
+            map_runs: MapRuns::new(options_max_map_runs),
             traces: CallTraces::default(),
             traced_call: None,
             stats,
@@ -204,11 +209,12 @@ impl Core {
             exports: self.exports.len(),
             unpulled_pushes: self.exports.unpulled(),
             calls_in_flight: tasks.handlers.len(),
+            map_runs: self.map_runs.count(),
             pipes: self.exports.pipes(),
         };
         self.stats.set(&gauges);
         if self.ending.is_none() {
-            if let Some(error) = self.options.quotas.breach(&gauges) {
+            if let Some(error) = self.options.quotas.breach(&gauges, &self.map_runs) {
                 self.stats.breached();
                 self.end(Ending::protocol(error));
             }
@@ -277,7 +283,7 @@ impl Core {
                     Some((_, earlier)) => deadline.min(*earlier),
                     None => deadline,
                 };
-                self.shutting_down = Some((reason, deadline));
+                self.shutting_down = Some((*reason, deadline));
             }
         }
     }
@@ -286,7 +292,7 @@ impl Core {
     /// queued, and those they cause in turn (the last handle of a settled value may go just
     /// before the main stub), so the peer frees those objects now, not only at disconnect.
     /// Returns the other queued commands, for the teardown.
-    fn send_queued_releases(&mut self, rx: &mut UnboundedReceiver<Command>) -> Vec<Command> {
+    fn send_queued_releases(&mut self, rx: &mut Receiver<Command>) -> Vec<Command> {
         let mut rest = Vec::new();
         while let Ok(command) = rx.try_recv() {
             match command {
@@ -308,7 +314,7 @@ impl Core {
         &mut self,
         mut sink: S,
         mut stream: R,
-        rx: &mut UnboundedReceiver<Command>,
+        rx: &mut Receiver<Command>,
         mut tasks: Tasks,
     ) -> RpcResult<()>
     where
@@ -382,12 +388,7 @@ impl Core {
     /// The synchronous part of ending: break every import, refuse further commands (settling
     /// the queued ones), release every export. Runs once, from `finish` or, if the driver future
     /// is dropped mid-session, from `Drop`.
-    fn teardown(
-        &mut self,
-        broken: &RpcError,
-        rx: &mut UnboundedReceiver<Command>,
-        leftover: Vec<Command>,
-    ) {
+    fn teardown(&mut self, broken: &RpcError, rx: &mut Receiver<Command>, leftover: Vec<Command>) {
         if self.torn_down {
             return;
         }
@@ -418,6 +419,7 @@ impl Core {
             exports: 0,
             unpulled_pushes: 0,
             calls_in_flight: 0,
+            map_runs: self.map_runs.count(),
             pipes: 0,
         });
     }
@@ -426,7 +428,7 @@ impl Core {
 /// Tears down a session whose driver was dropped before it finished (e.g. its task aborted).
 struct DropGuard {
     core: Core,
-    rx: UnboundedReceiver<Command>,
+    rx: Receiver<Command>,
 }
 
 impl Drop for DropGuard {
@@ -481,14 +483,23 @@ const TURN_BUDGET: usize = 256;
 /// a client's `push` and `pull` of one call, leave together, and nothing waits for a later turn.
 /// The flush is awaited before the next turn reads again, so a peer that stops reading stops
 /// being read, and one that stays stuck past [`SessionOptions::write_timeout`] is dropped.
-pub(super) async fn run(
+pub(super) fn run(
     core: Core,
     transport: impl Transport,
-    rx: UnboundedReceiver<Command>,
+    rx: Receiver<Command>,
+) -> impl std::future::Future<Output = RpcResult<()>> {
+    // Made before the future: an idle session's future holds the guard and the two halves
+    // once, not also the arguments they were made from.
+    let (sink, stream) = transport.split();
+    drive(DropGuard { core, rx }, sink, stream)
+}
+
+async fn drive<T: Transport>(
+    mut guard: DropGuard,
+    mut sink: futures_util::stream::SplitSink<T, Outgoing>,
+    mut stream: futures_util::stream::SplitStream<T>,
 ) -> RpcResult<()> {
-    let mut guard = DropGuard { core, rx };
     let DropGuard { core, rx } = &mut guard;
-    let (mut sink, mut stream) = transport.split();
     let mut tasks = Tasks::default();
     let mut input_open = true;
     // When the outbox holds only releases, the write waits until this deadline for a message to
@@ -581,5 +592,6 @@ pub(super) async fn run(
         }
         core.account(&tasks);
     }
-    core.finish(sink, stream, rx, tasks).await
+    // Boxed: the teardown's state would otherwise make every live session's task larger.
+    Box::pin(core.finish(sink, stream, rx, tasks)).await
 }

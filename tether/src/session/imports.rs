@@ -150,10 +150,9 @@ impl ImportTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::sync::mpsc;
 
     fn link() -> Arc<SessionLink> {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = crate::core::mailbox::mailbox();
         std::mem::forget(rx);
         SessionLink::new(tx)
     }

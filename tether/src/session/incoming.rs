@@ -14,7 +14,7 @@ use crate::core::error::RpcError;
 use crate::core::hook::{self, Hook, Spawner};
 use crate::core::link::{Command, SessionLink};
 use crate::core::map::program::Program;
-use crate::core::map::replay::{MapBudget, Mapper};
+use crate::core::map::replay::{MapBudget, MapRuns, Mapper};
 use crate::core::stream;
 use crate::core::stub::{RpcPromise, Stub};
 use crate::core::value::{PathKey, Value};
@@ -110,6 +110,7 @@ impl Core {
             budget: None,
             calls_left: &mut self.calls_left,
             max_calls: self.options.quotas.max_calls_in_flight,
+            map_runs: &self.map_runs,
         };
         wire::evaluate(expr, &mut refs, &self.options.limits)
     }
@@ -219,6 +220,8 @@ struct Refs<'a> {
     /// Calls this session may still start before the quota of calls in flight refuses them.
     calls_left: &'a mut usize,
     max_calls: usize,
+    /// The session's count of map callback runs.
+    map_runs: &'a MapRuns,
     /// Where to note each call met (target id, member), when calls are traced.
     traced_call: Option<&'a mut Option<(i64, String)>>,
 }
@@ -308,7 +311,10 @@ impl Importer for Refs<'_> {
             });
         }
         let limit = self.limits.max_map_instructions;
-        let budget = self.budget.get_or_insert_with(|| MapBudget::new(limit));
+        let runs = self.map_runs;
+        let budget = self
+            .budget
+            .get_or_insert_with(|| MapBudget::new(limit).counting(runs.clone()));
         let mapper = Mapper {
             captures: hooks,
             program: Arc::new(program),

@@ -32,8 +32,6 @@ use std::future::IntoFuture;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
-
 use crate::core::error::{RpcError, RpcResult};
 use crate::core::hook::Hook;
 use crate::core::import::{ImportRef, ImportSlot};
@@ -119,7 +117,7 @@ impl RpcSession {
         options: SessionOptions,
         on_eof: OnEof,
     ) -> (Stub, SessionDriver) {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = crate::core::mailbox::mailbox();
         let link = crate::core::link::SessionLink::new(tx);
         let main_hook = main.map(|s| s.hook).unwrap_or_else(|| {
             Hook::Error(Arc::new(RpcError::error(
@@ -199,7 +197,7 @@ impl SessionHandle {
     pub fn shutdown(&self, reason: &str, grace: Duration) {
         if let Some(link) = self.link.upgrade() {
             let _ = link.send(crate::core::link::Command::Shutdown {
-                reason: RpcError::error(reason),
+                reason: Box::new(RpcError::error(reason)),
                 grace,
             });
         }

@@ -18,15 +18,18 @@
 //! | [`Quotas::max_open_pipes`] | 1,000 | streams the peer is sending us (each `["pipe"]` until its writable end is released) |
 //! | [`Quotas::max_stream_buffer`] | 64 MiB | bytes one such stream holds for a reader that has not taken them: a writer that ignores the acknowledgements has its writes *refused* (a `RangeError`), which errors its stream |
 //! | [`Quotas::max_calls_in_flight`] | 10,000 | incoming calls still running (a slow handler cannot make the calls waiting on it grow without bound): further calls are *refused*, each rejecting with a `RangeError`, and the session goes on |
+//! | [`Quotas::max_map_runs`] | 10,000,000 | the work of the peer's `map()`s over the session's life (one run per element mapped): the run over it fails and the session ends |
 //!
 //! What is *not* a quota because it is bounded by construction: bytes waiting to be written (the
 //! session writes once per turn and reads nothing more until that write is done; a peer stuck
 //! past [`SessionOptions::write_timeout`](super::SessionOptions) is dropped), and the work of one
-//! `map()` (see [`Limits::max_map_instructions`](crate::Limits)).
+//! message's `map()`s (see [`Limits::max_map_instructions`](crate::Limits)).
 //!
 //! This file owns the numbers and the counters; the driver checks them after every frame.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::core::map::replay::MapRuns;
 
 /// What a peer may make one session hold, checked after every frame: what each quota guards
 /// is listed in the [security guide](crate::guide_security).
@@ -45,6 +48,10 @@ pub struct Quotas {
     pub max_open_pipes: usize,
     /// Bytes one incoming stream may hold for its reader; writes beyond it are refused.
     pub max_stream_buffer: usize,
+    /// Runs of the callbacks of every `map()` the peer sent, over the session's life (one run
+    /// per element mapped, nested maps included). [`Limits::max_map_instructions`](crate::Limits)
+    /// bounds one message; this bounds the work of many.
+    pub max_map_runs: usize,
 }
 
 impl Default for Quotas {
@@ -56,6 +63,7 @@ impl Default for Quotas {
             max_calls_in_flight: 10_000,
             max_open_pipes: 1_000,
             max_stream_buffer: 64 << 20,
+            max_map_runs: 10_000_000,
         }
     }
 }
@@ -80,6 +88,8 @@ pub struct SessionStats {
     pub bytes_in: u64,
     /// Bytes of message text sent.
     pub bytes_out: u64,
+    /// Runs of the callbacks of the peer's `map()`s so far (one per element mapped).
+    pub map_runs: u64,
     /// Quota breaches (at most one: a breach ends the session).
     pub quota_breaches: u64,
 }
@@ -95,6 +105,7 @@ pub(crate) struct StatsCell {
     messages_out: AtomicU64,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
+    map_runs: AtomicU64,
     quota_breaches: AtomicU64,
 }
 
@@ -105,6 +116,7 @@ pub(crate) struct Gauges {
     pub(crate) unpulled_pushes: usize,
     pub(crate) calls_in_flight: usize,
     pub(crate) pipes: usize,
+    pub(crate) map_runs: u64,
 }
 
 impl StatsCell {
@@ -128,6 +140,7 @@ impl StatsCell {
         set(&self.exports, gauges.exports);
         set(&self.unpulled_pushes, gauges.unpulled_pushes);
         set(&self.calls_in_flight, gauges.calls_in_flight);
+        self.map_runs.store(gauges.map_runs, Ordering::Relaxed);
     }
 
     pub(crate) fn snapshot(&self) -> SessionStats {
@@ -141,6 +154,7 @@ impl StatsCell {
             messages_out: get(&self.messages_out),
             bytes_in: get(&self.bytes_in),
             bytes_out: get(&self.bytes_out),
+            map_runs: get(&self.map_runs),
             quota_breaches: get(&self.quota_breaches),
         }
     }
@@ -148,7 +162,7 @@ impl StatsCell {
 
 impl Quotas {
     /// The first quota `gauges` exceed, as the error that ends the session.
-    pub(crate) fn breach(&self, gauges: &Gauges) -> Option<crate::RpcError> {
+    pub(crate) fn breach(&self, gauges: &Gauges, runs: &MapRuns) -> Option<crate::RpcError> {
         let over = |what: &str, n: usize, max: usize| {
             (n > max).then(|| {
                 crate::RpcError::range_error(format!(
@@ -166,5 +180,8 @@ impl Quotas {
                 )
             })
             .or_else(|| over("open streams", gauges.pipes, self.max_open_pipes))
+            .or_else(|| {
+                (gauges.map_runs > self.max_map_runs as u64).then(|| runs.breach(gauges.map_runs))
+            })
     }
 }

@@ -2,14 +2,17 @@
 //! [`Outgoing`] items; one frame is one Cap'n Web message.
 //!
 //! Owns the [`Transport`] trait, its item types, its error type, and the in-process pair
-//! ([`memory::pair`]) used by tests, examples and docs. Network adapters (WebSocket, HTTP batch)
-//! live beside it and must not reach into sessions: they only move frames, and they learn that a
+//! ([`memory::pair`]) used by tests, examples and docs. Network adapters (WebSocket, with the
+//! read-ahead reader a server puts under its sockets in `read_ahead`; HTTP batch) live beside it
+//! and must not reach into sessions: they only move frames, and they learn that a
 //! session aborted from an [`Outgoing::Close`] item, never by reading the messages. Clients open
 //! sessions over them in [`crate::client`], servers in [`crate::server`].
 
 #[cfg(feature = "net")]
 pub(crate) mod http_batch;
 pub mod memory;
+#[cfg(feature = "net")]
+mod read_ahead;
 pub mod tap;
 #[cfg(feature = "net")]
 pub mod websocket;
@@ -17,11 +20,32 @@ pub mod websocket;
 use std::fmt;
 
 use futures_util::{Sink, Stream};
+use tokio::sync::OwnedSemaphorePermit;
 
 /// One message received from the peer: its text, held without a copy where the transport
-/// allows (a WebSocket text frame is kept as the socket delivered it).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Frame(Repr);
+/// allows (a WebSocket text frame is kept as the socket delivered it), and, for a large frame
+/// on a server, its share of the server's [decode budget](websocket::DecodeBudget), given back
+/// when the frame is dropped (a clone holds the text, not the share).
+#[derive(Debug)]
+pub struct Frame {
+    text: Repr,
+    /// Held, never read: dropping it gives the room back.
+    _budget: Option<OwnedSemaphorePermit>,
+}
+
+impl Clone for Frame {
+    fn clone(&self) -> Self {
+        Self::of(self.text.clone())
+    }
+}
+
+impl PartialEq for Frame {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Frame {}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Repr {
@@ -31,9 +55,25 @@ enum Repr {
 }
 
 impl Frame {
+    fn of(text: Repr) -> Self {
+        Self {
+            text,
+            _budget: None,
+        }
+    }
+
+    /// This frame, holding `permit` (room in a decode budget) until it is dropped.
+    #[cfg_attr(not(feature = "net"), allow(dead_code))]
+    pub(crate) fn holding(self, permit: Option<OwnedSemaphorePermit>) -> Self {
+        Self {
+            _budget: permit,
+            ..self
+        }
+    }
+
     /// The message text.
     pub fn as_str(&self) -> &str {
-        match &self.0 {
+        match &self.text {
             Repr::Owned(text) => text,
             #[cfg(feature = "net")]
             Repr::WebSocket(text) => text.as_str(),
@@ -43,20 +83,20 @@ impl Frame {
 
 impl From<String> for Frame {
     fn from(text: String) -> Self {
-        Self(Repr::Owned(text))
+        Self::of(Repr::Owned(text))
     }
 }
 
 impl From<&str> for Frame {
     fn from(text: &str) -> Self {
-        Self(Repr::Owned(text.to_owned()))
+        Self::of(Repr::Owned(text.to_owned()))
     }
 }
 
 #[cfg(feature = "net")]
 impl From<tokio_tungstenite::tungstenite::Utf8Bytes> for Frame {
     fn from(text: tokio_tungstenite::tungstenite::Utf8Bytes) -> Self {
-        Self(Repr::WebSocket(text))
+        Self::of(Repr::WebSocket(text))
     }
 }
 

@@ -1,21 +1,31 @@
 //! WebSocket transport: one text frame per message (the Cap'n Web convention).
 //!
-//! Owns the adapter from a `tokio-tungstenite` stream to a [`Transport`](super::Transport) and
-//! the frame-size configuration. Clients connect with [`crate::client::websocket`]; servers get
-//! their sockets from [`crate::server`]. When the session aborts, the socket is closed with code 3000 and the error
-//! message as the reason (truncated to 123 bytes), as capnweb does.
+//! Owns the adapter from a `tokio-tungstenite` stream to a [`Transport`](super::Transport), the
+//! frame-size configuration, the keepalive ([`Keepalive`]: pings, and dropping a peer that
+//! stops answering them) and the wait for room in a server-wide [`DecodeBudget`] before a large
+//! frame is handed to the session. Clients connect with [`crate::client::websocket`]; servers
+//! get their sockets from [`crate::server`], through `accept_upgraded` (which also puts the
+//! small-buffer reader of `read_ahead` under the socket). When the session aborts, the socket is
+//! closed with code 3000 and the error message as the reason (truncated to 123 bytes), as
+//! capnweb does.
 //!
 
+use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use futures_util::{Sink, Stream};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, Sleep};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use super::read_ahead::ReadAhead;
 use super::{Frame, Outgoing, TransportError, TransportErrorKind};
 
 /// The close code capnweb uses when a session aborts.
@@ -29,16 +39,150 @@ pub struct WebSocketTransport<S> {
     /// Set when an `abort` message goes out: the close frame will carry it.
     abort_reason: Option<String>,
     close_frame_sent: bool,
+    /// Pings and the dead-peer check, if enabled.
+    heartbeat: Option<Heartbeat>,
+    /// Room that large frames wait for before the session sees them, if any.
+    budget: Option<DecodeBudget>,
+    /// A large frame waiting for room in `budget`.
+    waiting: Option<(Frame, Acquire)>,
 }
 
+type Acquire = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>;
+
 impl<S> WebSocketTransport<S> {
-    /// Wraps an established WebSocket.
+    /// Wraps an established WebSocket, with no keepalive and no decode budget.
     pub fn new(socket: WebSocketStream<S>) -> Self {
         Self {
             socket,
             abort_reason: None,
             close_frame_sent: false,
+            heartbeat: None,
+            budget: None,
+            waiting: None,
         }
+    }
+
+    /// Pings the peer while it is silent and ends the session if it stops answering (see
+    /// [`Keepalive`]); `None` turns that off.
+    pub fn with_keepalive(mut self, keepalive: Option<Keepalive>) -> Self {
+        self.heartbeat = keepalive.map(Heartbeat::new);
+        self
+    }
+
+    /// Makes frames of [`DecodeBudget::LARGE_FRAME`] bytes or more wait for room in `budget`
+    /// before the session parses them; the room is given back when the session is done with the
+    /// frame.
+    pub fn with_decode_budget(mut self, budget: DecodeBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+}
+
+/// WebSocket keepalive: a silent peer is pinged, and a peer that answers nothing (no pong, no
+/// message) within the timeout is taken for dead, its session ends with a readable reason
+/// (`RPC transport failed: The peer did not answer a ping within …`), its exports are released
+/// and its connection closed. Browsers answer pings by themselves, so a live page is never
+/// dropped, however idle.
+///
+/// A server uses [`Keepalive::default`] (see `ServerOptions::keepalive`): a peer silent for
+/// 30 s is pinged and dropped 30 s later if it has not answered, so a dead peer (its machine
+/// gone, a network that dropped the connection without a reset) costs at most about a minute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    /// How long the peer may be silent before it is pinged.
+    pub ping_interval: Duration,
+    /// How long the peer has to answer a ping (with anything) before the session ends.
+    pub pong_timeout: Duration,
+}
+
+impl Default for Keepalive {
+    fn default() -> Self {
+        Self {
+            ping_interval: Duration::from_secs(30),
+            pong_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The keepalive's state: one timer, for the next ping or for the answer to the last one.
+struct Heartbeat {
+    config: Keepalive,
+    timer: Pin<Box<Sleep>>,
+    /// A ping is out and nothing has been heard since: the timer is its deadline.
+    awaiting: bool,
+    /// A ping was queued and the flush that sends it has not finished.
+    unflushed: bool,
+}
+
+impl Heartbeat {
+    fn new(config: Keepalive) -> Self {
+        Self {
+            timer: Box::pin(tokio::time::sleep(config.ping_interval)),
+            config,
+            awaiting: false,
+            unflushed: false,
+        }
+    }
+
+    /// The peer sent something: it is alive; the next ping is due after a full interval.
+    fn heard(&mut self) {
+        let next = Instant::now() + self.config.ping_interval;
+        // Resetting costs a timer-wheel update: while waiting for the next ping, not more often
+        // than needed; while waiting for an answer, at once (the timer is its deadline).
+        if self.awaiting || self.timer.deadline() + self.config.ping_interval / 8 < next {
+            self.timer.as_mut().reset(next);
+        }
+        self.awaiting = false;
+    }
+}
+
+/// Bytes of WebSocket frames being decoded at once, shared by every session of a server: a
+/// frame of [`DecodeBudget::LARGE_FRAME`] bytes or more waits for room before its session parses
+/// it, and gives the room back when the session is done with it (parsed, evaluated, dropped).
+/// So many sessions sending large frames at once cannot make the server hold more than this
+/// bound of frames under decoding (times the cost of decoding one byte), however many there
+/// are; a frame larger than the whole budget waits until it has all of it. Small frames never
+/// wait.
+#[derive(Clone, Debug)]
+pub struct DecodeBudget {
+    room: Arc<Semaphore>,
+    total: usize,
+}
+
+impl DecodeBudget {
+    /// Frames from this size on wait for room; smaller ones are decoded at once.
+    pub const LARGE_FRAME: usize = 64 * 1024;
+
+    /// A budget of `bytes` (at least one byte, at most the semaphore's maximum).
+    pub fn new(bytes: usize) -> Self {
+        let total = bytes.clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+        Self {
+            room: Arc::new(Semaphore::new(total)),
+            total,
+        }
+    }
+
+    /// Bytes not taken by frames being decoded now.
+    pub fn available(&self) -> usize {
+        self.room.available_permits()
+    }
+
+    /// The room a frame of `len` bytes takes: all of the budget if it is larger.
+    fn share(&self, len: usize) -> u32 {
+        u32::try_from(len.min(self.total)).unwrap_or(u32::MAX)
+    }
+
+    /// Room for a frame of `len` bytes if there is some now (without allocating).
+    fn try_acquire(&self, len: usize) -> Option<OwnedSemaphorePermit> {
+        self.room
+            .clone()
+            .try_acquire_many_owned(self.share(len))
+            .ok()
+    }
+
+    /// Waits for room for a frame of `len` bytes.
+    fn acquire(&self, len: usize) -> Acquire {
+        Box::pin(self.room.clone().acquire_many_owned(self.share(len)))
     }
 }
 
@@ -48,13 +192,16 @@ impl<S> WebSocketTransport<S> {
 ///
 /// The read buffer is 8 KiB instead of tungstenite's 128 KiB: tungstenite zeroes the free part
 /// of its buffer before every read, which the profile showed as 14 % of the server's CPU time
-/// with small messages (BENCHMARKS.md), and every open session holds that buffer even while idle
-/// (an idle session costs about 33 KB with 16 KiB, 18.5 KB with 4 KiB). Large messages still
-/// arrive whole, in more reads of at most this size.
+/// with small messages (BENCHMARKS.md). A server's sockets use [`SERVER_READ_BUFFER`] with the
+/// read-ahead adapter instead (see [`accept_upgraded`]).
 pub(crate) fn socket_config(max_message_size: usize) -> WebSocketConfig {
+    config(max_message_size, READ_BUFFER)
+}
+
+fn config(max_message_size: usize, read_buffer: usize) -> WebSocketConfig {
     let bytes = max_message_size.saturating_mul(3);
     WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER)
+        .read_buffer_size(read_buffer)
         .max_message_size(Some(bytes))
         .max_frame_size(Some(bytes))
 }
@@ -62,16 +209,88 @@ pub(crate) fn socket_config(max_message_size: usize) -> WebSocketConfig {
 /// See [`socket_config`].
 const READ_BUFFER: usize = 8 * 1024;
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketTransport<S> {
-    type Item = Result<Frame, TransportError>;
+/// The read buffer of a server's sockets: every open session holds it even while idle (an idle
+/// session cost about 20 KB with 8 KiB), while messages that do not fit it are read ahead in
+/// chunks of 64 KiB by the adapter below the socket (`read_ahead`), so large ones still arrive
+/// in few system calls.
+const SERVER_READ_BUFFER: usize = 1024;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+/// How a server turns an upgraded connection into a session's transport.
+#[derive(Clone, Debug)]
+pub(crate) struct ServerSocket {
+    pub(crate) max_message_size: usize,
+    pub(crate) keepalive: Option<Keepalive>,
+    pub(crate) budget: DecodeBudget,
+}
+
+/// The transport of a server's session over the upgraded connection `io`: the small read buffer
+/// over the read-ahead adapter, the keepalive and the server's decode budget.
+pub(crate) async fn accept_upgraded<IO>(
+    io: IO,
+    settings: &ServerSocket,
+) -> WebSocketTransport<ReadAhead<IO>>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let config = config(settings.max_message_size, SERVER_READ_BUFFER);
+    let socket = WebSocketStream::from_raw_socket(ReadAhead::new(io), Role::Server, Some(config));
+    WebSocketTransport::new(socket.await)
+        .with_keepalive(settings.keepalive)
+        .with_decode_budget(settings.budget.clone())
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketTransport<S> {
+    /// Drives the keepalive: sends a ping when one is due, fails when the last one went
+    /// unanswered. `Pending` when nothing is due (the timer will wake the task).
+    fn poll_heartbeat(&mut self, cx: &mut Context<'_>) -> Poll<TransportError> {
+        let Some(heartbeat) = &mut self.heartbeat else {
+            return Poll::Pending;
+        };
+        if heartbeat.unflushed {
+            // Flushing also goes on with every read; errors show up there.
+            if Pin::new(&mut self.socket).poll_flush(cx).is_ready() {
+                heartbeat.unflushed = false;
+            }
+        }
+        while heartbeat.timer.as_mut().poll(cx).is_ready() {
+            if heartbeat.awaiting {
+                return Poll::Ready(TransportError::new(
+                    TransportErrorKind::Io,
+                    format!(
+                        "The peer did not answer a ping within {} s; the connection was taken for dead.",
+                        heartbeat.config.pong_timeout.as_secs_f64()
+                    ),
+                ));
+            }
+            // Queued even if a write is blocked: tungstenite's buffer takes it, and a peer that
+            // reads nothing will not answer in time either.
+            if Pin::new(&mut self.socket)
+                .start_send(Message::Ping(Default::default()))
+                .is_ok()
+            {
+                heartbeat.unflushed = Pin::new(&mut self.socket).poll_flush(cx).is_pending();
+            }
+            heartbeat.awaiting = true;
+            let deadline = Instant::now() + heartbeat.config.pong_timeout;
+            heartbeat.timer.as_mut().reset(deadline);
+        }
+        Poll::Pending
+    }
+
+    /// The next text (or binary) message from the socket, noting that the peer is alive.
+    fn poll_message(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame, TransportError>>> {
         loop {
             let message = match ready!(Pin::new(&mut self.socket).poll_next(cx)) {
                 None => return Poll::Ready(None),
                 Some(Err(e)) => return Poll::Ready(Some(Err(to_error(e)))),
                 Some(Ok(message)) => message,
             };
+            if let Some(heartbeat) = &mut self.heartbeat {
+                heartbeat.heard();
+            }
             return Poll::Ready(match message {
                 // The frame's bytes as the socket holds them: no copy.
                 Message::Text(text) => Some(Ok(Frame::from(text))),
@@ -83,6 +302,43 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketTransport<S> {
                 Message::Close(_) => None,
                 Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
             });
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketTransport<S> {
+    type Item = Result<Frame, TransportError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Poll::Ready(dead) = this.poll_heartbeat(cx) {
+            return Poll::Ready(Some(Err(dead)));
+        }
+        if let Some((_, acquire)) = &mut this.waiting {
+            let permit = ready!(acquire.as_mut().poll(cx));
+            let Some((frame, _)) = this.waiting.take() else {
+                return Poll::Pending; // Unreachable: `waiting` was just seen set.
+            };
+            // The semaphore is never closed; without a permit the frame goes on unbudgeted.
+            return Poll::Ready(Some(Ok(frame.holding(permit.ok()))));
+        }
+        let frame = match ready!(this.poll_message(cx)) {
+            Some(Ok(frame)) => frame,
+            other => return Poll::Ready(other),
+        };
+        match &this.budget {
+            Some(budget) if frame.len() >= DecodeBudget::LARGE_FRAME => {
+                if let Some(permit) = budget.try_acquire(frame.len()) {
+                    return Poll::Ready(Some(Ok(frame.holding(Some(permit)))));
+                }
+                let mut acquire = budget.acquire(frame.len());
+                if let Poll::Ready(permit) = acquire.as_mut().poll(cx) {
+                    return Poll::Ready(Some(Ok(frame.holding(permit.ok()))));
+                }
+                this.waiting = Some((frame, acquire));
+                Poll::Pending
+            }
+            _ => Poll::Ready(Some(Ok(frame))),
         }
     }
 }

@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 
 use super::json::number_to_string;
-use super::node::{as_id, js_typeof, stringify, write_json, Node};
+use super::node::{as_id, force, forced, js_typeof, stringify, write_json, Node};
 use super::parse::{depth_error, utf16_len};
 use super::program::decode_program;
 use super::{Importer, Limits};
@@ -226,6 +226,7 @@ impl Evaluator<'_> {
             Node::String(s) => Ok(Value::String(s.into_owned())),
             Node::Object(map) => self.object(map, depth),
             Node::Array(items) => self.array(items, depth),
+            raw @ Node::Raw(..) => self.eval(force(raw), depth),
         }
     }
 
@@ -457,6 +458,7 @@ fn plain(node: Node<'_>) -> Value {
         Node::Number(n) => Value::Number(n),
         Node::String(s) => Value::String(s.into_owned()),
         Node::Array(items) => Value::Array(items.into_iter().map(plain).collect()),
+        raw @ Node::Raw(..) => plain(force(raw)),
         Node::Object(entries) => Value::Object(Object::from_unique(
             entries
                 .into_iter()
@@ -469,9 +471,10 @@ fn plain(node: Node<'_>) -> Value {
 
 /// `[[name, value], …]` as the `Headers` constructor takes it.
 fn header_pairs(pairs: &[Node<'_>]) -> Result<Headers, RpcError> {
+    let pairs: Vec<_> = pairs.iter().map(forced).collect();
     let mut list = Vec::with_capacity(pairs.len());
-    for pair in pairs {
-        match pair {
+    for pair in &pairs {
+        match &**pair {
             Node::Array(pair) if pair.len() == 2 => match (&pair[0], &pair[1]) {
                 (Node::String(name), Node::String(value)) => {
                     list.push((name.as_ref(), value.as_ref()))
@@ -581,7 +584,7 @@ fn remap<'a>(items: &mut [Node<'a>]) -> Result<Option<Form<'a>>, RpcError> {
 
 /// One `["import" | "export", id]` capture of a `remap`.
 fn capture(json: &Node<'_>) -> Result<Capture, RpcError> {
-    let parsed = match json {
+    let parsed = match &*forced(json) {
         Node::Array(pair) if pair.len() == 2 => {
             let id = as_id(&pair[1]);
             match (pair[0].as_str(), id) {

@@ -6,6 +6,17 @@
 //! out of the tree: a string without escapes is copied once, from the frame into the value; a
 //! string with escapes was decoded into its own buffer at parse time and is moved.
 //!
+//! Long arrays are not built whole at once. Past its first [`EAGER_ELEMENTS`] elements, an
+//! array keeps each element that is itself an array or object as its text ([`Node::Raw`],
+//! checked as JSON but not built), and [`force`] builds it when evaluation reaches it, so only
+//! the element being evaluated exists as a tree. A frame of many deep values (the wire's
+//! one-element arrays cost a 32-byte node and an allocation per two bytes of text) thus costs
+//! about its values, not its values plus a tree many times its size. Every special form reads
+//! only its first few elements, which are always built; a `Raw` node stands for a container and
+//! answers every view (`typeof`, `JSON.stringify`, ids) as that container would. Building a kept
+//! element keeps long arrays inside it as text again, down to [`MAX_LAZY_LEVEL`] levels of
+//! keeping, so no byte is read more than three times.
+//!
 //! What it keeps of `JSON.parse`: every number is an `f64`; object keys keep their order, and a
 //! repeated key keeps its first place with its last value. It must not interpret expressions:
 //! that is `evaluate`'s and `program`'s business.
@@ -14,7 +25,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::json::{write_number, write_str};
 
@@ -31,6 +42,43 @@ pub(crate) enum Node<'a> {
     Array(Vec<Node<'a>>),
     /// Entries in order, keys unique.
     Object(Vec<(Cow<'a, str>, Node<'a>)>),
+    /// An array or object element of a long array, kept as its (valid) JSON text until
+    /// [`force`] builds it; the level of keeping it was made at.
+    Raw(&'a str, u8),
+}
+
+/// Elements of an array always built at once: more than any special form reads.
+const EAGER_ELEMENTS: usize = 16;
+
+/// Kept elements are made while parsing the frame (level 1) and while building a kept element
+/// of level 1 (level 2); building one of level 2 keeps nothing.
+const MAX_LAZY_LEVEL: u8 = 2;
+
+/// `node`, or, for a kept element, the tree its text stands for.
+pub(super) fn force(node: Node<'_>) -> Node<'_> {
+    match node {
+        Node::Raw(text, level) => build(text, level),
+        other => other,
+    }
+}
+
+/// [`force`] of a borrowed node: a copy only for a kept element.
+pub(super) fn forced<'n, 'a>(node: &'n Node<'a>) -> Cow<'n, Node<'a>> {
+    match node {
+        Node::Raw(text, level) => Cow::Owned(build(text, *level)),
+        other => Cow::Borrowed(other),
+    }
+}
+
+/// Builds the tree of a kept element. Its text was checked as JSON when it was kept (and its
+/// nesting bounded with the whole frame), so this cannot fail; if it ever did, the element
+/// would read as `null`.
+fn build(text: &str, level: u8) -> Node<'_> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    de.disable_recursion_limit();
+    let built = NodeSeed(level).deserialize(&mut de);
+    debug_assert!(built.is_ok(), "a kept element did not parse again");
+    built.unwrap_or(Node::Null)
 }
 
 impl<'a> Node<'a> {
@@ -45,11 +93,41 @@ impl<'a> Node<'a> {
 
 impl<'de> Deserialize<'de> for Node<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(NodeVisitor)
+        NodeSeed(0).deserialize(deserializer)
     }
 }
 
-struct NodeVisitor;
+/// Parses one value whose long arrays keep their elements at this level of keeping plus one.
+#[derive(Clone, Copy)]
+struct NodeSeed(u8);
+
+impl<'de> DeserializeSeed<'de> for NodeSeed {
+    type Value = Node<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Node<'de>, D::Error> {
+        deserializer.deserialize_any(NodeVisitor(self.0))
+    }
+}
+
+/// One element past the first [`EAGER_ELEMENTS`] of an array: kept as text if it is a
+/// container, built if it is a scalar.
+struct KeptSeed(u8);
+
+impl<'de> DeserializeSeed<'de> for KeptSeed {
+    type Value = Node<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Node<'de>, D::Error> {
+        let raw = <&'de serde_json::value::RawValue>::deserialize(deserializer)?;
+        let text = raw.get();
+        let level = self.0 + 1;
+        Ok(match text.as_bytes().first() {
+            Some(b'[' | b'{') => Node::Raw(text, level),
+            _ => build(text, level),
+        })
+    }
+}
+
+struct NodeVisitor(u8);
 
 impl<'de> Visitor<'de> for NodeVisitor {
     type Value = Node<'de>;
@@ -97,10 +175,23 @@ impl<'de> Visitor<'de> for NodeVisitor {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node<'de>, A::Error> {
         // serde_json gives no length hint. Starting at one slot (not the four a first push
         // would make) keeps the wire's many one-element arrays (`[[x]]` escapes) to the memory
-        // they need: a frame of deeply nested values costs a few times its size, not 70 times.
+        // they need.
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(1).clamp(1, 64));
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
+        let seed = NodeSeed(self.0);
+        while items.len() < EAGER_ELEMENTS {
+            match seq.next_element_seed(seed)? {
+                Some(item) => items.push(item),
+                None => return Ok(Node::Array(items)),
+            }
+        }
+        if self.0 < MAX_LAZY_LEVEL {
+            while let Some(item) = seq.next_element_seed(KeptSeed(self.0))? {
+                items.push(item);
+            }
+        } else {
+            while let Some(item) = seq.next_element_seed(seed)? {
+                items.push(item);
+            }
         }
         Ok(Node::Array(items))
     }
@@ -108,7 +199,7 @@ impl<'de> Visitor<'de> for NodeVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(1).clamp(1, 64));
         while let Some(Key(key)) = map.next_key()? {
-            entries.push((key, map.next_value()?));
+            entries.push((key, map.next_value_seed(NodeSeed(self.0))?));
         }
         dedupe(&mut entries);
         Ok(Node::Object(entries))
@@ -180,6 +271,7 @@ fn dedupe<T>(entries: &mut Vec<(Cow<'_, str>, T)>) {
 /// Writes a parsed tree compactly, as `JSON.stringify` would print the parsed value.
 pub(super) fn write_json(out: &mut String, value: &Node<'_>) {
     match value {
+        Node::Raw(..) => write_json(out, &forced(value)),
         Node::Null => out.push_str("null"),
         Node::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Node::Number(n) => write_number(out, *n),
@@ -245,7 +337,7 @@ pub(super) fn js_typeof(value: &Node<'_>) -> &'static str {
         Node::Bool(_) => "boolean",
         Node::Number(_) => "number",
         Node::String(_) => "string",
-        Node::Null | Node::Array(_) | Node::Object(_) => "object",
+        Node::Null | Node::Array(_) | Node::Object(_) | Node::Raw(..) => "object",
     }
 }
 

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::evaluate::{classify, unknown_special, Form};
-use super::node::Node;
+use super::node::{force, Node};
 use super::parse::depth_error;
 use super::Limits;
 use crate::core::error::RpcError;
@@ -46,6 +46,7 @@ fn decode(expr: Node<'_>, depth: usize, limits: &Limits) -> Expr {
         Node::Number(n) => Expr::Value(Value::Number(n)),
         Node::String(s) => Expr::Value(Value::String(s.into_owned())),
         Node::Object(map) => object(map, depth, limits),
+        raw @ Node::Raw(..) => decode(force(raw), depth, limits),
         Node::Array(mut items) => {
             if let [Node::Array(inner)] = items.as_mut_slice() {
                 return array(std::mem::take(inner), depth, limits);

@@ -4,11 +4,13 @@
 //! local recording whose subject turned out to be local. It runs once per element of an array,
 //! not at all on `null`/`undefined`, and once on anything else, each run with its own reference
 //! table (see [`program`](super::program)). Every instruction run counts against a budget shared
-//! by the whole message, so nested maps cannot fan out without bound.
+//! by the whole message, so nested maps cannot fan out without bound; every run of a callback a
+//! peer sent also counts against its session's quota ([`MapRuns`]), so many messages cannot
+//! either.
 //!
 //! This module interprets the program directly; it must not know the wire text.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::program::{Capture, ErrorExpr, Expr, Program, Ref, Remap};
@@ -19,18 +21,33 @@ use crate::core::limits::{bigint_length_error, Limits};
 use crate::core::stub::RpcPromise;
 use crate::core::value::{is_prototype_key, time_clip, Object, PathKey, Value};
 
-/// The instruction budget of one incoming message, shared by every (nested) map in it.
+/// The instruction budget of one incoming message, shared by every (nested) map in it, and the
+/// session's count of callback runs.
 #[derive(Clone)]
-pub(crate) struct MapBudget(Arc<AtomicUsize>);
+pub(crate) struct MapBudget {
+    /// Instructions the message may still run.
+    left: Arc<AtomicUsize>,
+    /// The session's count of callback runs, for a mapper a peer sent.
+    runs: Option<MapRuns>,
+}
 
 impl MapBudget {
     pub(crate) fn new(limit: usize) -> Self {
-        Self(Arc::new(AtomicUsize::new(limit)))
+        Self {
+            left: Arc::new(AtomicUsize::new(limit)),
+            runs: None,
+        }
+    }
+
+    /// This budget, also counting every run of a callback in the session's `runs`.
+    pub(crate) fn counting(mut self, runs: MapRuns) -> Self {
+        self.runs = Some(runs);
+        self
     }
 
     fn spend(&self, limits: &Limits) -> Result<(), RpcError> {
         let took = self
-            .0
+            .left
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
                 left.checked_sub(1)
             });
@@ -40,6 +57,54 @@ impl MapBudget {
                 limits.max_map_instructions
             ))
         })
+    }
+
+    /// One run of the callback, refused once the session's quota is spent.
+    fn run(&self) -> Result<(), RpcError> {
+        match &self.runs {
+            Some(runs) => runs.count_one(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// How many times the callbacks of every `map()` a peer sent have run over the session's life,
+/// against the session's quota (`Quotas::max_map_runs`): a per-message budget alone would let a
+/// peer send many messages. Shared by every mapper of one session; the session reads the count
+/// after every turn, and ends itself once it is over the quota.
+#[derive(Clone, Debug)]
+pub(crate) struct MapRuns {
+    count: Arc<AtomicU64>,
+    max: u64,
+}
+
+impl MapRuns {
+    pub(crate) fn new(max: usize) -> Self {
+        Self {
+            count: Arc::default(),
+            max: max as u64,
+        }
+    }
+
+    /// Runs so far (past the quota included: refused runs count too).
+    pub(crate) fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// The error a session over its quota ends with (and a refused run rejects with).
+    pub(crate) fn breach(&self, runs: u64) -> RpcError {
+        RpcError::range_error(format!(
+            "RPC session exceeded its quota of {} map() callback runs ({runs}); the session was ended.",
+            self.max
+        ))
+    }
+
+    fn count_one(&self) -> Result<(), RpcError> {
+        let runs = self.count.fetch_add(1, Ordering::Relaxed) + 1;
+        if runs > self.max {
+            return Err(self.breach(runs));
+        }
+        Ok(())
     }
 }
 
@@ -112,6 +177,9 @@ impl Mapper {
 
     /// Runs the instructions once, on one input.
     fn apply_one(&self, input: Value) -> Hook {
+        if let Err(error) = self.budget.run() {
+            return Hook::Error(Arc::new(error));
+        }
         let mut table = MapTable {
             mapper: self,
             variables: vec![Hook::from_result(Ok(input))],

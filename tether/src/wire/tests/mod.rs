@@ -8,6 +8,7 @@
 mod encode;
 mod evaluate;
 mod fetch;
+mod lazy;
 mod parse;
 mod program;
 mod roundtrip;
