@@ -70,7 +70,7 @@
 //! | [`transport`] | the [`transport::Transport`] trait (frames in, frames out), the in-process pair, the WebSocket and HTTP batch adapters | `rt` |
 //! | [`session`] | [`RpcSession`]: one connection, the task that owns its import and export tables | `core`, `wire`, `transport` |
 //! | [`client`] | **where clients connect**: `client::websocket::connect`, `client::http_batch::connect`, their [`client::ConnectOptions`] (headers, timeouts, subprotocols, TLS roots), opening TCP/TLS connections | `session`, `transport` |
-//! | [`server`] | **where requests are served**: the [`server::Endpoint`] (a `tower` service: WebSocket upgrades and HTTP batches on one route, the factory that sees each request, CORS), `serve`/`spawn` over it, server limits, counts, graceful shutdown | `session`, `transport` |
+//! | [`server`] | **where requests are served**: the [`server::Endpoint`] (a `tower` service: WebSocket upgrades and HTTP batches on one route, the factory that sees each request, CORS), `serve`/`spawn` over it (TLS termination with the `tls` feature), server limits, counts, graceful shutdown | `session`, `transport` |
 //! | `axum` | (feature `axum`) `tether::axum::endpoint` for `Router::route_service`, `Refusal` as an axum response | `server` |
 //! | [`typed`] | the typed API's runtime (serde bridge, typed promises); the macro is [`interface`] | the public types of `core` (never hooks or sessions) |
 //! | [`guide_lifecycles`] | the guide "Lifecycles in tether": every rule L1-L12 with a runnable example | — |
