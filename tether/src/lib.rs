@@ -76,6 +76,16 @@
 //! | [`guide_lifecycles`] | the guide "Lifecycles in tether": every rule L1-L12 with a runnable example | — |
 //! | [`guide_security`] | serving browsers safely: what tether limits by default, what to configure | — |
 //!
+//! ## Features
+//!
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `net` | yes | the WebSocket and HTTP batch transports, [`client`], and [`server`] (the `tower` [`server::Endpoint`], `serve`) |
+//! | `signal` | yes | [`dispose::run_until_signal`] and [`dispose::ShutdownSignal`]: a clean exit on SIGINT/SIGTERM |
+//! | `axum` | no | `tether::axum`: the endpoint on a route of an axum `Router`; [`server::peer_addr`] reads axum's `ConnectInfo` |
+//! | `tls` | no | `wss://` and `https://` in both clients (rustls with `ring`, webpki roots or the caller's) and `ServerOptions::tls` to terminate TLS in `serve` |
+//! | `bench-internals` | no | not part of the API: the codec's entry points for `bench/parse` |
+//!
 //! ## Lifecycle rules in Rust
 //!
 //! | rule | mechanism |
@@ -90,9 +100,14 @@
 //! | disconnection (L10) | the session task cancels handlers, releases exports, breaks imports ([`Stub::on_broken`]) |
 //! | an unawaited promise can be disposed (L12) | dropping an [`RpcPromise`] sends its `release` |
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(missing_docs)]
+
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 #[cfg(feature = "net")]
+#[cfg_attr(docsrs, doc(cfg(feature = "net")))]
 pub mod client;
 pub mod context;
 mod core;
@@ -103,6 +118,7 @@ pub mod guide_lifecycles {}
 pub mod guide_security {}
 pub(crate) mod rt;
 #[cfg(feature = "net")]
+#[cfg_attr(docsrs, doc(cfg(feature = "net")))]
 pub mod server;
 pub mod session;
 pub mod transport;
