@@ -90,6 +90,19 @@ pub(crate) fn render_inline(value: &Value) -> String {
         Value::Error(e) => format!("Error: {}", render_error(e)),
         Value::Stub(_) => "<stub>".into(),
         Value::Promise(_) => "<promise>".into(),
+        Value::Readable(_) => "<ReadableStream>".into(),
+        Value::Writable(_) => "<WritableStream>".into(),
+        Value::Url(url) => format!("URL({})", json_string(url.href())),
+        Value::Headers(headers) => {
+            let pairs: Vec<String> = headers
+                .pairs()
+                .map(|(name, value)| format!("{}: {}", json_string(name), json_string(&value)))
+                .collect();
+            format!("Headers({{ {} }})", pairs.join(", "))
+        }
+        Value::Request(request) => format!("Request({} {})", request.method(), request.uri()),
+        Value::Response(response) => format!("Response({})", response.status().as_u16()),
+        Value::Blob(blob) => format!("Blob({}, len={})", json_string(&blob.mime), blob.data.len()),
     }
 }
 

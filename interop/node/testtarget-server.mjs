@@ -34,6 +34,56 @@ function recordDisposal(tag) {
   disposedCounts.set(tag, (disposedCounts.get(tag) ?? 0) + 1);
 }
 
+/** tag -> what the sink made by makeSink(tag) has received (all sessions). */
+const sinks = new Map();
+
+// ---------------------------------------------------------------------------------------------
+// Streams: the FNV-1a 32-bit hash and "the pattern" of TESTTARGET.md
+
+const FNV_OFFSET = 0x811c9dc5;
+
+function fnvStep(h, bytes) {
+  for (const b of bytes) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h;
+}
+
+const hex = (h) => (h >>> 0).toString(16).padStart(8, "0");
+
+/** A tally of chunks as `consume` counts them. */
+function newTally() {
+  return { count: 0, bytes: 0, hash: FNV_OFFSET, values: [] };
+}
+
+function tallyChunk(tally, chunk) {
+  tally.count++;
+  if (chunk instanceof Uint8Array) {
+    tally.bytes += chunk.length;
+    tally.hash = fnvStep(tally.hash, chunk);
+  } else {
+    tally.values.push(chunk);
+  }
+}
+
+const tallyResult = (t) => ({ count: t.count, bytes: t.bytes, fnv: hex(t.hash), values: t.values });
+
+/** A ReadableStream of the pattern of `total` bytes in chunks of at most `chunk`. */
+function patternStream(total, chunk = 65536) {
+  let offset = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (offset >= total) {
+        controller.close();
+        return;
+      }
+      const length = Math.min(chunk, total - offset);
+      const bytes = new Uint8Array(length);
+      for (let k = 0; k < length; k++) bytes[k] = (offset + k) % 251;
+      offset += length;
+      controller.enqueue(bytes);
+    },
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Pass-by-reference classes
 
@@ -171,6 +221,100 @@ class TestTarget extends RpcTarget {
     this.#callback = null;
     cb[Symbol.dispose]();
     return true;
+  }
+
+  // Streams and Fetch API types
+
+  streamNumbers(n) {
+    let i = 0;
+    return new ReadableStream({
+      pull(controller) {
+        if (i < n) controller.enqueue(i++);
+        else controller.close();
+      },
+    });
+  }
+
+  streamBytes(total, chunk = 65536) {
+    return patternStream(total, chunk);
+  }
+
+  streamFailing(n) {
+    let i = 0;
+    return new ReadableStream({
+      pull(controller) {
+        if (i < n) controller.enqueue(`chunk ${i++}`);
+        else controller.error(new RangeError("stream broke"));
+      },
+    });
+  }
+
+  async consume(stream) {
+    const tally = newTally();
+    for await (const chunk of stream) tallyChunk(tally, chunk);
+    return tallyResult(tally);
+  }
+
+  async writeNumbers(writable, n) {
+    const writer = writable.getWriter();
+    for (let i = 0; i < n; i++) await writer.write({ i });
+    await writer.close();
+    return n;
+  }
+
+  makeSink(tag) {
+    const state = { tally: newTally(), closed: false, aborted: null };
+    sinks.set(tag, state);
+    return new WritableStream({
+      write(chunk) {
+        tallyChunk(state.tally, chunk);
+      },
+      close() {
+        state.closed = true;
+      },
+      abort(reason) {
+        state.aborted = reason instanceof Error ? reason.message : String(reason ?? "aborted");
+      },
+    });
+  }
+
+  sinkState(tag) {
+    const state = sinks.get(tag);
+    if (!state) return null;
+    return { ...tallyResult(state.tally), closed: state.closed, aborted: state.aborted };
+  }
+
+  async describeRequest(request) {
+    return {
+      method: request.method,
+      url: request.url,
+      headers: [...request.headers],
+      body: request.body ? await request.text() : "",
+    };
+  }
+
+  makeResponse(status, body, headers = {}) {
+    return new Response(body, { status, headers });
+  }
+
+  proxyResponse(total) {
+    return new Response(patternStream(total), {
+      status: 200,
+      headers: { "content-type": "application/octet-stream" },
+    });
+  }
+
+  async describeBlob(blob) {
+    const bytes = new Uint8Array(await blob.arrayBuffer());
+    return { type: blob.type, size: blob.size, fnv: hex(fnvStep(FNV_OFFSET, bytes)) };
+  }
+
+  makeBlob(type, text) {
+    return new Blob([text], { type });
+  }
+
+  describeUrl(url) {
+    return { href: url.href, host: url.host, pathname: url.pathname, search: url.search };
   }
 
   // Runs when the session ends (or the client releases the main stub).

@@ -52,6 +52,13 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Streams and the Fetch API types cross like any value: a method may take or return a
+//! [`ReadableStream`] (a `futures::Stream`; `AsyncRead` for bytes), a [`WritableStream`] (a
+//! `futures::Sink`; `AsyncWrite` for bytes), a [`Request`] or [`Response`] (`http` types with a
+//! streamed [`Body`]), [`Headers`], a [`Url`] or a [`Blob`]. Writes are kept within a window that
+//! adapts to the link, so a slow reader holds the writer back and a fast link stays busy; a
+//! stream that was received can be returned or passed on, and its data flows end to end.
+//!
 //! Underneath, the dynamic API is the escape hatch: a [`Target`] dispatches calls by member
 //! name, [`Stub::call`] takes and returns [`Value`]s.
 //!
@@ -65,7 +72,7 @@
 //! | `rt` | (internal) spawning, [`BoxFuture`], the storage of the uncaught-error hook | — |
 //! | [`dispose`] | `Disposable`/`AsyncDisposable`, `DisposableStack`/`AsyncDisposableStack`, timers, `run_until_signal`; usable without the RPC part | `rt` |
 //! | [`context`] | [`context::CallContext`]: the execution context of an incoming call, `wait_until` | `rt` |
-//! | `core` | (internal; its types are re-exported here) the object model: [`Value`], [`RpcError`], [`Limits`], [`Target`], [`Stub`]/[`RpcPromise`], the hooks behind them, imports and their mailbox to the session, and `map()` (`core::map`: the mapper program, recording, replay). **An incoming call reaches a [`Target`] in `core::hook`** (`local_call`) | `rt`, `dispose`, `context` |
+//! | `core` | (internal; its types are re-exported here) the object model: [`Value`], [`RpcError`], [`Limits`], [`Target`], [`Stub`]/[`RpcPromise`], the hooks behind them, imports and their mailbox to the session, `map()` (`core::map`: the mapper program, recording, replay), streams ([`ReadableStream`], [`WritableStream`], the pipe, flow control: `core::stream`) and the Fetch API types ([`Request`], [`Response`], [`Headers`], [`Url`], [`Blob`]: `core::fetch`). **An incoming call reaches a [`Target`] in `core::hook`** (`local_call`) | `rt`, `dispose`, `context` |
 //! | `wire` | (internal) the codec between Cap'n Web JSON text and the object model | `core` |
 //! | [`transport`] | the [`transport::Transport`] trait (frames in, frames out), the in-process pair, the WebSocket and HTTP batch adapters | `rt` |
 //! | [`session`] | [`RpcSession`]: one connection, the task that owns its import and export tables | `core`, `wire`, `transport` |
@@ -131,8 +138,9 @@ pub(crate) mod wire;
 pub use wire::bench as bench_internals;
 
 pub use crate::core::{
-    set_uncaught_error_hook, BigInt, Bytes, BytesKind, ErrorKind, Limits, Object, RpcError,
-    RpcPromise, RpcResult, Stub, Target, Value,
+    set_uncaught_error_hook, BigInt, Blob, Body, Bytes, BytesKind, Chunk, ErrorKind, FetchInit,
+    Headers, Limits, Object, ReadableStream, Request, Response, RpcError, RpcPromise, RpcResult,
+    StatusText, Stub, Target, Url, Value, WritableStream,
 };
 pub use rt::BoxFuture;
 pub use session::{RpcSession, SessionDriver, SessionHandle, SessionOptions};

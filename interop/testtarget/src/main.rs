@@ -18,6 +18,7 @@
 mod counter;
 mod disposable;
 mod js;
+mod streams;
 mod test_target;
 #[cfg(test)]
 mod tests;

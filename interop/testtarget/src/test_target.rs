@@ -16,11 +16,14 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use tether::typed::Callback;
-use tether::{RpcError, Stub, Value};
+use tether::{
+    Blob, Body, ReadableStream, Request, Response, RpcError, Stub, Url, Value, WritableStream,
+};
 
 use crate::counter::{CounterClient, CounterImpl};
 use crate::disposable::{disposed_count, DisposableClient, DisposableImpl};
 use crate::js;
+use crate::streams;
 
 /// Most elements `generateFibonacci` and `makeDisposableRepeated` hand out in one call.
 const MAX_LENGTH: usize = 1 << 20;
@@ -77,6 +80,42 @@ pub(crate) trait TestTarget {
     /// boundary (`{x: p.x * factor, y: p.y * factor}`; a `p` whose `x` or `y` is missing or
     /// not a number is refused with a `TypeError` naming the field).
     async fn scale_point(&self, p: Point, factor: f64) -> Point;
+    /// A `ReadableStream` of the numbers `0 … n-1`, one chunk each.
+    async fn stream_numbers(&self, n: f64) -> Result<ReadableStream<f64>, RpcError>;
+    /// A `ReadableStream` of the pattern of `total` bytes in chunks of at most `chunk` (65536).
+    async fn stream_bytes(
+        &self,
+        total: f64,
+        chunk: Option<f64>,
+    ) -> Result<ReadableStream<bytes::Bytes>, RpcError>;
+    /// `"chunk 0" … "chunk n-1"`, then a `RangeError("stream broke")`.
+    async fn stream_failing(&self, n: f64) -> Result<ReadableStream<String>, RpcError>;
+    /// Reads `stream` to its end: `{ count, bytes, fnv, values }`; its error if it breaks.
+    async fn consume(&self, stream: ReadableStream) -> Result<Value, RpcError>;
+    /// Writes `{ i: 0 } … { i: n-1 }`, closes, and returns `n` once the close completed.
+    async fn write_numbers(&self, writable: WritableStream, n: f64) -> Result<f64, RpcError>;
+    /// A `WritableStream` whose writes are recorded under `tag`, server-wide.
+    async fn make_sink(&self, tag: String) -> WritableStream;
+    /// `{ count, bytes, fnv, values, closed, aborted }` of the sink made with `tag`, or `null`.
+    async fn sink_state(&self, tag: String) -> Value;
+    /// `{ method, url, headers, body }` of a `Request`.
+    async fn describe_request(&self, request: Request) -> Result<Value, RpcError>;
+    /// A `Response` with that status, text body and headers (an object of names to values).
+    async fn make_response(
+        &self,
+        status: f64,
+        body: String,
+        headers: Value,
+    ) -> Result<Response, RpcError>;
+    /// A 200 `Response` (`content-type: application/octet-stream`) streaming the pattern of
+    /// `total` bytes.
+    async fn proxy_response(&self, total: f64) -> Result<Response, RpcError>;
+    /// `{ type, size, fnv }` of a `Blob`.
+    async fn describe_blob(&self, blob: Blob) -> Value;
+    /// A `Blob` of `text` with MIME type `type`.
+    async fn make_blob(&self, mime: String, text: String) -> Blob;
+    /// `{ href, host, pathname, search }` of a `URL`.
+    async fn describe_url(&self, url: Url) -> Result<Value, RpcError>;
     /// The session is over (or the client released the main stub): release the callback now,
     /// even if an in-flight call still holds the object.
     #[dispose]
@@ -227,6 +266,88 @@ impl TestTarget for TestTargetImpl {
             x: p.x * factor,
             y: p.y * factor,
         }
+    }
+
+    async fn stream_numbers(&self, n: f64) -> Result<ReadableStream<f64>, RpcError> {
+        let n = js::length(Some(n), 0, usize::MAX)?;
+        Ok(ReadableStream::new(futures_util::stream::iter(
+            (0..n).map(|i| Ok(i as f64)),
+        )))
+    }
+
+    async fn stream_bytes(
+        &self,
+        total: f64,
+        chunk: Option<f64>,
+    ) -> Result<ReadableStream<bytes::Bytes>, RpcError> {
+        let total = js::length(Some(total), 0, usize::MAX)?;
+        let chunk = js::length(chunk, 65536, usize::MAX)?;
+        Ok(streams::pattern_stream(total, chunk))
+    }
+
+    async fn stream_failing(&self, n: f64) -> Result<ReadableStream<String>, RpcError> {
+        let n = js::length(Some(n), 0, MAX_LENGTH)?;
+        let items = (0..n)
+            .map(|i| Ok(format!("chunk {i}")))
+            .chain([Err(RpcError::range_error("stream broke"))]);
+        Ok(ReadableStream::new(futures_util::stream::iter(items)))
+    }
+
+    async fn consume(&self, stream: ReadableStream) -> Result<Value, RpcError> {
+        streams::consume(stream).await
+    }
+
+    async fn write_numbers(&self, writable: WritableStream, n: f64) -> Result<f64, RpcError> {
+        let count = js::length(Some(n), 0, usize::MAX)?;
+        let mut writable = writable;
+        for i in 0..count {
+            writable.write(Value::object([("i", i)])).await?;
+        }
+        writable.close().await?;
+        Ok(n)
+    }
+
+    async fn make_sink(&self, tag: String) -> WritableStream {
+        streams::make_sink(tag)
+    }
+
+    async fn sink_state(&self, tag: String) -> Value {
+        streams::sink_state(&tag)
+    }
+
+    async fn describe_request(&self, request: Request) -> Result<Value, RpcError> {
+        streams::describe_request(request).await
+    }
+
+    async fn make_response(
+        &self,
+        status: f64,
+        body: String,
+        headers: Value,
+    ) -> Result<Response, RpcError> {
+        streams::make_response(status, body, headers)
+    }
+
+    async fn proxy_response(&self, total: f64) -> Result<Response, RpcError> {
+        let total = js::length(Some(total), 0, usize::MAX)?;
+        let mut response = Response::new(200, Body::Stream(streams::pattern_stream(total, 65536)))?;
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/octet-stream"),
+        );
+        Ok(response)
+    }
+
+    async fn describe_blob(&self, blob: Blob) -> Value {
+        streams::describe_blob(&blob)
+    }
+
+    async fn make_blob(&self, mime: String, text: String) -> Blob {
+        Blob::new(mime, text)
+    }
+
+    async fn describe_url(&self, url: Url) -> Result<Value, RpcError> {
+        streams::describe_url(&url)
     }
 
     async fn end_session(&self) {

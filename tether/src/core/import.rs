@@ -93,6 +93,19 @@ impl ImportRef {
                 None => resolved.get(path, spawner),
             };
         }
+        self.push(path, args, false)
+    }
+
+    /// A stream operation (`write`, `close`, `abort`) on this import: sent as `["stream", …]`,
+    /// whose result the peer sends unasked and releases itself. Not pipelinable.
+    pub(crate) fn send_stream(self: &Arc<Self>, path: &[PathKey], args: Vec<Value>) -> Hook {
+        if let Some(resolved) = self.slot.resolution() {
+            return resolved.call(path, args, &Spawner::Runtime);
+        }
+        self.push(path, Some(args), true)
+    }
+
+    fn push(self: &Arc<Self>, path: &[PathKey], args: Option<Vec<Value>>, stream: bool) -> Hook {
         if let Some(error) = self.link.aborted() {
             return Hook::Error(Arc::new(error));
         }
@@ -100,12 +113,16 @@ impl ImportRef {
             link: self.link.clone(),
             slot: ImportSlot::new(None, true),
         });
+        if stream {
+            result.slot.mark_pulled();
+        }
         let command = Command::Push {
             target: self.slot.clone(),
             path: path.to_vec(),
             args,
             result: result.slot.clone(),
             result_ref: Arc::downgrade(&result),
+            stream,
         };
         match self.link.send(command) {
             Ok(()) => Hook::Import(result),

@@ -22,12 +22,15 @@ use crate::rt::TaskSink;
 /// A request to the session task.
 pub(crate) enum Command {
     /// Send `["push", ["pipeline", target, path, args?]]`; its result is import `result`.
+    /// With `stream`, send `["stream", …]` instead: the result is resolved unasked and released
+    /// by the peer (a stream's write, close or abort).
     Push {
         target: Arc<ImportSlot>,
         path: Vec<PathKey>,
         args: Option<Vec<Value>>,
         result: Arc<ImportSlot>,
         result_ref: Weak<ImportRef>,
+        stream: bool,
     },
     /// Send `["push", ["remap", target, path, captures, instructions]]`.
     PushRemap {

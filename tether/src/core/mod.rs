@@ -16,22 +16,28 @@
 //! | `promise` | a local pending result that queues calls |
 //! | `link` | the mailbox from handles to their session task ([`link::Command`]) |
 //! | `map` | `map()`: the mapper program form, recording it on a placeholder, replaying it |
+//! | `stream` | [`ReadableStream`], [`WritableStream`], the local pipe, the writer's flow control (`stream::flow`) |
+//! | `fetch` | the Fetch API types carried by value: [`Url`], [`Headers`], [`Request`], [`Response`], [`Body`], [`Blob`] |
 //!
 //! It must not touch session tables (it only sends commands through `link`), nor the wire text.
 
 pub(crate) mod error;
+pub(crate) mod fetch;
 pub(crate) mod hook;
 pub(crate) mod import;
 pub(crate) mod limits;
 pub(crate) mod link;
 pub(crate) mod map;
 pub(crate) mod promise;
+pub(crate) mod stream;
 pub(crate) mod stub;
 pub(crate) mod target;
 pub(crate) mod value;
 
 pub use error::{ErrorKind, RpcError, RpcResult};
+pub use fetch::{Blob, Body, FetchInit, Headers, Request, Response, StatusText, Url};
 pub use limits::Limits;
+pub use stream::{Chunk, ReadableStream, WritableStream};
 pub use stub::{RpcPromise, Stub};
 pub use target::{set_uncaught_error_hook, Target};
 pub use value::{BigInt, Bytes, BytesKind, Object, Value};

@@ -9,6 +9,8 @@
 //! dropping it disposes them (rule L7): a call's result owns the stubs it contains.
 
 use crate::core::error::RpcError;
+use crate::core::fetch::{Blob, Headers, Request, Response, Url};
+use crate::core::stream::{ReadableStream, WritableStream};
 use crate::core::stub::{RpcPromise, Stub};
 pub use num_bigint::BigInt;
 
@@ -42,6 +44,20 @@ pub enum Value {
     Stub(Stub),
     /// A promise for a value; replaced by its resolution before it reaches application code.
     Promise(RpcPromise),
+    /// A `ReadableStream`: chunks to read once (sent through a pipe).
+    Readable(ReadableStream),
+    /// A `WritableStream`: a reference to something that takes chunks.
+    Writable(WritableStream),
+    /// A `URL`.
+    Url(Url),
+    /// A `Headers` object.
+    Headers(Headers),
+    /// A `Request`.
+    Request(Box<Request>),
+    /// A `Response`.
+    Response(Box<Response>),
+    /// A `Blob`.
+    Blob(Blob),
 }
 
 /// A plain object: string keys in insertion order.
@@ -349,6 +365,13 @@ impl Value {
             Value::Error(_) => "Error",
             Value::Stub(_) => "stub",
             Value::Promise(_) => "promise",
+            Value::Readable(_) => "ReadableStream",
+            Value::Writable(_) => "WritableStream",
+            Value::Url(_) => "URL",
+            Value::Headers(_) => "Headers",
+            Value::Request(_) => "Request",
+            Value::Response(_) => "Response",
+            Value::Blob(_) => "Blob",
         }
     }
 
@@ -376,6 +399,9 @@ impl Value {
             (Value::Error(a), Value::Error(b)) => {
                 a.name == b.name && a.message == b.message && a.stack == b.stack
             }
+            (Value::Url(a), Value::Url(b)) => a == b,
+            (Value::Headers(a), Value::Headers(b)) => a == b,
+            (Value::Blob(a), Value::Blob(b)) => a == b,
             _ => false,
         }
     }
@@ -438,6 +464,41 @@ impl From<Stub> for Value {
 impl From<RpcPromise> for Value {
     fn from(p: RpcPromise) -> Self {
         Value::Promise(p)
+    }
+}
+impl From<ReadableStream> for Value {
+    fn from(s: ReadableStream) -> Self {
+        Value::Readable(s)
+    }
+}
+impl From<WritableStream> for Value {
+    fn from(s: WritableStream) -> Self {
+        Value::Writable(s)
+    }
+}
+impl From<Url> for Value {
+    fn from(u: Url) -> Self {
+        Value::Url(u)
+    }
+}
+impl From<Headers> for Value {
+    fn from(h: Headers) -> Self {
+        Value::Headers(h)
+    }
+}
+impl From<Request> for Value {
+    fn from(r: Request) -> Self {
+        Value::Request(Box::new(r))
+    }
+}
+impl From<Response> for Value {
+    fn from(r: Response) -> Self {
+        Value::Response(Box::new(r))
+    }
+}
+impl From<Blob> for Value {
+    fn from(b: Blob) -> Self {
+        Value::Blob(b)
     }
 }
 impl<T: Into<Value>> From<Option<T>> for Value {

@@ -195,6 +195,7 @@ impl Core {
             exports: self.exports.len(),
             unpulled_pushes: self.exports.unpulled(),
             calls_in_flight: tasks.handlers.len(),
+            pipes: self.exports.pipes(),
         };
         self.stats.set(&gauges);
         if self.ending.is_none() {
@@ -213,7 +214,8 @@ impl Core {
                 args,
                 result,
                 result_ref,
-            } => self.send_push(target, path, args, result, result_ref),
+                stream,
+            } => self.send_push(target, path, args, result, result_ref, stream),
             Command::PushRemap {
                 target,
                 path,
@@ -238,7 +240,7 @@ impl Core {
                         ));
                     }
                 } else if let Some((id, entry)) = self.imports.remove_slot(&slot) {
-                    self.send_plain(&OutMessage::Release(id, entry.remote_refcount));
+                    self.release_import(id, entry.remote_refcount);
                 }
             }
             Command::OnBroken(slot, callback) => {
@@ -281,7 +283,7 @@ impl Core {
                 Command::DropImport(slot) => {
                     if let Some((id, entry)) = self.imports.remove_slot(&slot) {
                         if id != 0 {
-                            self.send_plain(&OutMessage::Release(id, entry.remote_refcount));
+                            self.release_import(id, entry.remote_refcount);
                         }
                     }
                 }
@@ -405,6 +407,7 @@ impl Core {
             exports: 0,
             unpulled_pushes: 0,
             calls_in_flight: 0,
+            pipes: 0,
         });
     }
 }

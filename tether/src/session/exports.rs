@@ -12,6 +12,7 @@
 
 use crate::core::error::RpcError;
 use crate::core::hook::Hook;
+use crate::core::stream::ReadableStream;
 use crate::session::ids::IdMap;
 
 pub(crate) struct ExportEntry {
@@ -21,6 +22,10 @@ pub(crate) struct ExportEntry {
     pub(crate) pulled: bool,
     /// Released by us after the resolution is sent (`stream` messages).
     pub(crate) auto_release: bool,
+    /// For a pipe the peer made: its readable end, until a `["readable", id]` takes it.
+    pub(crate) pipe_readable: Option<ReadableStream>,
+    /// The entry is a pipe the peer made.
+    pub(crate) pipe: bool,
 }
 
 #[derive(Default)]
@@ -30,6 +35,8 @@ pub(crate) struct ExportTable {
     last_answer: i64,
     /// Answers (positive ids) still live whose resolution nobody asked for yet.
     unpulled: usize,
+    /// Pipes the peer made that are still open (their writable end not released).
+    pipes: usize,
 }
 
 impl ExportTable {
@@ -45,6 +52,37 @@ impl ExportTable {
         self.entries.insert(self.last_answer, entry(hook));
         self.unpulled += 1;
         self.last_answer
+    }
+
+    /// Records a pipe the peer made (`["pipe"]`, the next positive id): `writer` is its
+    /// writable end, `readable` waits for the peer's `["readable", id]`. Never pulled.
+    pub(crate) fn add_pipe(&mut self, writer: Hook, readable: ReadableStream) -> i64 {
+        self.last_answer += 1;
+        let mut e = entry(writer);
+        e.pulled = true;
+        e.pipe_readable = Some(readable);
+        e.pipe = true;
+        self.entries.insert(self.last_answer, e);
+        self.pipes += 1;
+        self.last_answer
+    }
+
+    /// Pipes the peer made that are still open.
+    pub(crate) fn pipes(&self) -> usize {
+        self.pipes
+    }
+
+    /// Takes the readable end of pipe `id`, once; capnweb's error otherwise.
+    pub(crate) fn take_pipe_readable(&mut self, id: i64) -> Result<ReadableStream, RpcError> {
+        self.entries
+            .get_mut(&id)
+            .and_then(|e| e.pipe_readable.take())
+            .ok_or_else(|| {
+                RpcError::protocol(
+                    "Error",
+                    format!("Export {id} is not a pipe or its readable end was already consumed."),
+                )
+            })
     }
 
     /// Marks `id` as pulled (its resolution is owed); `false` if it already was. An unknown id
@@ -124,12 +162,16 @@ impl ExportTable {
         if id > 0 && removed.as_ref().is_some_and(|e| !e.pulled) {
             self.unpulled -= 1;
         }
+        if removed.as_ref().is_some_and(|e| e.pipe) {
+            self.pipes -= 1;
+        }
         Ok(removed.map(|e| e.hook))
     }
 
     /// Empties the table (the session is ending); the caller drops the hooks.
     pub(crate) fn drain(&mut self) -> Vec<Hook> {
         self.unpulled = 0;
+        self.pipes = 0;
         self.entries.drain().map(|(_, e)| e.hook).collect()
     }
 }
@@ -144,6 +186,8 @@ fn entry(hook: Hook) -> ExportEntry {
         refcount: 1,
         pulled: false,
         auto_release: false,
+        pipe_readable: None,
+        pipe: false,
     }
 }
 

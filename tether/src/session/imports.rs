@@ -33,8 +33,23 @@ pub(crate) enum Introduced {
 }
 
 impl ImportTable {
-    /// Records the import for a push that was just sent; returns its id.
+    /// Records the import for a push (or pipe) that was just sent; returns its id.
     pub(crate) fn insert_push(&mut self, slot: Arc<ImportSlot>, handle: Weak<ImportRef>) -> i64 {
+        self.insert_next(slot, handle, 1)
+    }
+
+    /// Records the import for a `stream` message just sent: the peer releases it itself after
+    /// resolving it, so it is never released from here (a remote refcount of 0).
+    pub(crate) fn insert_stream(&mut self, slot: Arc<ImportSlot>, handle: Weak<ImportRef>) -> i64 {
+        self.insert_next(slot, handle, 0)
+    }
+
+    /// The id the next push or pipe will get.
+    pub(crate) fn next_push_id(&self) -> i64 {
+        self.last_push_id + 1
+    }
+
+    fn insert_next(&mut self, slot: Arc<ImportSlot>, handle: Weak<ImportRef>, count: u64) -> i64 {
         self.last_push_id += 1;
         let id = self.last_push_id;
         slot.set_id(id);
@@ -43,7 +58,7 @@ impl ImportTable {
             ImportEntry {
                 slot,
                 handle,
-                remote_refcount: 1,
+                remote_refcount: count,
                 on_broken: Vec::new(),
             },
         );

@@ -14,8 +14,10 @@ use crate::core::hook::{self, Hook, Spawner};
 use crate::core::link::{Command, SessionLink};
 use crate::core::map::program::Program;
 use crate::core::map::replay::{MapBudget, Mapper};
+use crate::core::stream;
 use crate::core::stub::{RpcPromise, Stub};
 use crate::core::value::{PathKey, Value};
+use crate::rt::BoxFuture;
 use crate::wire::{self, Capture, Importer, Limits, Node, RawMessage};
 
 impl Core {
@@ -45,11 +47,8 @@ impl Core {
                 self.resolve_export(id);
             }
             RawMessage::Pipe => {
-                // Keeps ids in step with the peer; streams arrive with a later issue.
-                self.exports
-                    .add_answer(Hook::Error(Arc::new(RpcError::error(
-                        "Streams are not supported by this peer yet.",
-                    ))));
+                let (writer, readable) = stream::pipe(self.options.quotas.max_stream_buffer);
+                self.exports.add_pipe(writer.hook, readable);
             }
             RawMessage::Pull(id) => {
                 if self.exports.mark_pulled(id)? {
@@ -90,7 +89,7 @@ impl Core {
     fn evaluate(&mut self, expr: Node<'_>) -> Result<Value, RpcError> {
         let mut refs = Refs {
             imports: &mut self.imports,
-            exports: &self.exports,
+            exports: &mut self.exports,
             link: &self.link,
             limits: &self.options.limits,
             budget: None,
@@ -120,7 +119,7 @@ impl Core {
             Ok(value) => Hook::from_result(Ok(value)),
             Err(error) => Hook::Error(Arc::new(error)),
         };
-        self.send_plain(&wire::OutMessage::Release(id, entry.remote_refcount));
+        self.release_import(id, entry.remote_refcount);
         entry.slot.settle(resolution.clone());
         for callback in entry.on_broken {
             resolution.on_broken(callback);
@@ -196,7 +195,7 @@ pub(super) fn error_from_value(value: Value) -> RpcError {
 /// introductions become imports.
 struct Refs<'a> {
     imports: &'a mut ImportTable,
-    exports: &'a ExportTable,
+    exports: &'a mut ExportTable,
     link: &'a Arc<SessionLink>,
     limits: &'a Limits,
     /// Shared by every `map()` in this message; made when the first `remap` is met.
@@ -298,5 +297,14 @@ impl Importer for Refs<'_> {
         Ok(Value::Promise(RpcPromise::from_hook(
             mapper.map(&subject, &path),
         )))
+    }
+
+    fn readable(&mut self, id: i64) -> Result<Value, RpcError> {
+        self.exports.take_pipe_readable(id).map(Value::Readable)
+    }
+
+    fn pending(&mut self, work: BoxFuture<'static, Result<Value, RpcError>>) -> Value {
+        let spawner = Spawner::Session(self.link.clone());
+        Value::Promise(RpcPromise::from_hook(hook::run_on_cell(&spawner, work)))
     }
 }

@@ -8,10 +8,11 @@ use std::sync::{Arc, Weak};
 use super::driver::Core;
 use super::exports::ExportTable;
 use crate::core::error::RpcError;
-use crate::core::hook::{Hook, Spawner};
+use crate::core::hook::{self, Hook, Spawner};
 use crate::core::import::{ImportRef, ImportSlot};
 use crate::core::link::SessionLink;
 use crate::core::map::record::Recorder;
+use crate::core::stream::{self, ReadableStream, Source, WritableStream};
 use crate::core::stub::{RpcPromise, Stub};
 use crate::core::value::{PathKey, Value};
 use crate::wire::{self, EncodeOptions, Exporter, OutMessage, WireRef};
@@ -26,6 +27,7 @@ impl Core {
         args: Option<Vec<Value>>,
         result: Arc<ImportSlot>,
         result_ref: Weak<ImportRef>,
+        stream: bool,
     ) {
         if let Some(resolved) = target.resolution().cloned() {
             // The target resolved while this call was queued: deliver it to the resolution,
@@ -57,14 +59,25 @@ impl Core {
             ))));
             return;
         };
-        let message = OutMessage::Push {
-            id: target_id,
-            path: &path,
-            args: args.as_deref(),
+        let message = match (&args, stream) {
+            (Some(args), true) => OutMessage::Stream {
+                id: target_id,
+                path: &path,
+                args,
+            },
+            _ => OutMessage::Push {
+                id: target_id,
+                path: &path,
+                args: args.as_deref(),
+            },
         };
         match self.encode(&message) {
             Ok(text) => {
-                self.imports.insert_push(result, result_ref);
+                if stream {
+                    self.imports.insert_stream(result, result_ref);
+                } else {
+                    self.imports.insert_push(result, result_ref);
+                }
                 self.queue(text, true);
             }
             Err(error) => {
@@ -140,6 +153,14 @@ impl Core {
         }
     }
 
+    /// Releases import `id` (`count` introductions). A `stream` result (count 0) is released
+    /// by the peer itself: nothing is sent.
+    pub(super) fn release_import(&mut self, id: i64, count: u64) {
+        if count > 0 {
+            self.send_plain(&OutMessage::Release(id, count));
+        }
+    }
+
     /// Sends a message that holds no stubs.
     pub(super) fn send_plain(&mut self, message: &OutMessage<'_>) {
         if let Ok(text) = wire::encode(message, &mut NoExports, &self.encode_options) {
@@ -178,15 +199,21 @@ impl Core {
             introduced: Vec::new(),
             to_resolve: Vec::new(),
             proxy_peer_stubs: false,
+            next_pipe_id: self.imports.next_push_id(),
+            pipes: Vec::new(),
         };
         let encoded = write(&mut exporter);
         let Exporting {
             introduced,
             to_resolve,
+            pipes,
             ..
         } = exporter;
         match encoded {
             Ok(text) => {
+                for source in pipes {
+                    self.open_pipe(source);
+                }
                 for id in to_resolve {
                     self.start_resolving(id);
                 }
@@ -204,6 +231,28 @@ impl Core {
     }
 }
 
+impl Core {
+    /// Sends `["pipe"]` (before the message naming its readable end) and starts pumping
+    /// `source` into the new import, as a writable stream with flow control. The pump runs in
+    /// the session's task set: it ends with the session.
+    fn open_pipe(&mut self, source: Source) {
+        let handle = Arc::new(ImportRef {
+            link: self.link.clone(),
+            slot: ImportSlot::new(None, false),
+        });
+        self.imports
+            .insert_push(handle.slot.clone(), Arc::downgrade(&handle));
+        self.send_plain(&OutMessage::Pipe);
+        let writable = WritableStream::from_stub(Stub {
+            hook: Hook::Import(handle),
+        });
+        hook::start(
+            Box::pin(stream::pump(source, writable)),
+            &Spawner::Session(self.link.clone()),
+        );
+    }
+}
+
 /// An exporter for messages that cannot hold stubs.
 pub(super) struct NoExports;
 
@@ -218,6 +267,11 @@ impl Exporter for NoExports {
             "Can't serialize RPC stubs in this context.",
         ))
     }
+    fn pipe(&mut self, _: &ReadableStream) -> Result<i64, RpcError> {
+        Err(RpcError::type_error(
+            "Can't serialize ReadableStream in this context.",
+        ))
+    }
 }
 
 pub(super) struct Exporting<'a> {
@@ -229,6 +283,10 @@ pub(super) struct Exporting<'a> {
     to_resolve: Vec<i64>,
     /// Export the peer's own stubs as proxies instead of naming them with `["import", id]`.
     proxy_peer_stubs: bool,
+    /// The import id the next pipe of this message gets (pipes are sent before it).
+    next_pipe_id: i64,
+    /// Streams to pump into the pipes this message makes, in id order.
+    pipes: Vec<Source>,
 }
 
 impl Exporting<'_> {
@@ -283,5 +341,14 @@ impl Exporter for Exporting<'_> {
         self.introduced.push(id);
         self.to_resolve.push(id);
         Ok(WireRef::Promise(id))
+    }
+
+    fn pipe(&mut self, stream: &ReadableStream) -> Result<i64, RpcError> {
+        let source = stream.take_source().ok_or_else(|| {
+            RpcError::type_error("This ReadableStream was already read or sent by another holder.")
+        })?;
+        let id = self.next_pipe_id + self.pipes.len() as i64;
+        self.pipes.push(source);
+        Ok(id)
     }
 }

@@ -15,6 +15,8 @@
 //! | [`Quotas::max_exports`] | 100,000 | objects and answers held for the peer (each costs a table entry and whatever it points at) |
 //! | [`Quotas::max_imports`] | 100,000 | references the peer handed us |
 //! | [`Quotas::max_unpulled_pushes`] | 50,000 | answers to pushes the peer never pulls nor releases |
+//! | [`Quotas::max_open_pipes`] | 1,000 | streams the peer is sending us (each `["pipe"]` until its writable end is released) |
+//! | [`Quotas::max_stream_buffer`] | 64 MiB | bytes one such stream holds for a reader that has not taken them: a writer that ignores the acknowledgements has its writes *refused* (a `RangeError`), which errors its stream |
 //! | [`Quotas::max_calls_in_flight`] | 10,000 | incoming calls still running (a slow handler cannot make the calls waiting on it grow without bound): further calls are *refused*, each rejecting with a `RangeError`, and the session goes on |
 //!
 //! What is *not* a quota because it is bounded by construction: bytes waiting to be written (the
@@ -39,6 +41,10 @@ pub struct Quotas {
     pub max_unpulled_pushes: usize,
     /// Incoming calls running at once; further calls reject at once with a `RangeError`.
     pub max_calls_in_flight: usize,
+    /// Streams the peer opened (`["pipe"]`) and has not released.
+    pub max_open_pipes: usize,
+    /// Bytes one incoming stream may hold for its reader; writes beyond it are refused.
+    pub max_stream_buffer: usize,
 }
 
 impl Default for Quotas {
@@ -48,6 +54,8 @@ impl Default for Quotas {
             max_imports: 100_000,
             max_unpulled_pushes: 50_000,
             max_calls_in_flight: 10_000,
+            max_open_pipes: 1_000,
+            max_stream_buffer: 64 << 20,
         }
     }
 }
@@ -96,6 +104,7 @@ pub(crate) struct Gauges {
     pub(crate) exports: usize,
     pub(crate) unpulled_pushes: usize,
     pub(crate) calls_in_flight: usize,
+    pub(crate) pipes: usize,
 }
 
 impl StatsCell {
@@ -156,5 +165,6 @@ impl Quotas {
                     self.max_unpulled_pushes,
                 )
             })
+            .or_else(|| over("open streams", gauges.pipes, self.max_open_pipes))
     }
 }

@@ -111,9 +111,8 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer {
             },
             Value::Date(ms) => visitor.visit_f64(ms),
             Value::Bytes(bytes) => visitor.visit_byte_buf(bytes.data),
-            other @ (Value::Error(_) | Value::Stub(_) | Value::Promise(_)) => {
-                Err(mismatch("data", &other))
-            }
+            Value::Url(url) => visitor.visit_string(url.href().to_owned()),
+            other => Err(mismatch("data", &other)),
         }
     }
 

@@ -137,6 +137,11 @@ impl Serialize for Structural<'_> {
             Value::Stub(_) | Value::Promise(_) => Err(ser::Error::custom(
                 "a stub can only be serialized into a tether Value",
             )),
+            Value::Url(url) => serializer.serialize_str(url.href()),
+            other => Err(ser::Error::custom(format!(
+                "a {} can only be serialized into a tether Value",
+                other.type_name()
+            ))),
         }
     }
 }
@@ -245,5 +250,131 @@ mod tests {
             ),
             ("b", Value::from("s")),
         ])));
+    }
+}
+
+/// Serde support for the types that travel as special values (streams, fetch types): like
+/// [`Stub`], each passes through the bridge as a [`Value`] and is refused by other formats.
+macro_rules! passthrough {
+    ($ty:ty, $what:literal, $into:expr, $from:pat => $out:expr) => {
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                if ACTIVE.with(Cell::get) > 0 {
+                    stash(($into)(self.clone()));
+                    serializer.serialize_newtype_struct(MAGIC, &())
+                } else {
+                    Err(ser::Error::custom(concat!(
+                        "a ",
+                        $what,
+                        " can only be serialized into a tether Value"
+                    )))
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                match Value::deserialize(deserializer)? {
+                    $from => Ok($out),
+                    other => Err(de::Error::invalid_type(
+                        Unexpected::Other(other.type_name()),
+                        &concat!("a ", $what),
+                    )),
+                }
+            }
+        }
+    };
+}
+
+passthrough!(crate::core::fetch::Url, "URL", Value::Url, Value::Url(u) => u);
+passthrough!(crate::core::fetch::Headers, "Headers", Value::Headers, Value::Headers(h) => h);
+passthrough!(crate::core::fetch::Blob, "Blob", Value::Blob, Value::Blob(b) => b);
+passthrough!(
+    crate::core::fetch::Request,
+    "Request",
+    |r| Value::Request(Box::new(r)),
+    Value::Request(r) => *r
+);
+passthrough!(
+    crate::core::fetch::Response,
+    "Response",
+    |r| Value::Response(Box::new(r)),
+    Value::Response(r) => *r
+);
+
+impl<T: 'static> Serialize for crate::core::stream::ReadableStream<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if ACTIVE.with(Cell::get) > 0 {
+            stash(Value::Readable(self.clone().cast()));
+            serializer.serialize_newtype_struct(MAGIC, &())
+        } else {
+            Err(ser::Error::custom(
+                "a ReadableStream can only be serialized into a tether Value",
+            ))
+        }
+    }
+}
+
+impl<'de, T: 'static> Deserialize<'de> for crate::core::stream::ReadableStream<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::Readable(stream) => Ok(stream.cast()),
+            other => Err(de::Error::invalid_type(
+                Unexpected::Other(other.type_name()),
+                &"a ReadableStream",
+            )),
+        }
+    }
+}
+
+impl<T: 'static> Serialize for crate::core::stream::WritableStream<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if ACTIVE.with(Cell::get) > 0 {
+            stash(Value::Writable(self.clone().cast()));
+            serializer.serialize_newtype_struct(MAGIC, &())
+        } else {
+            Err(ser::Error::custom(
+                "a WritableStream can only be serialized into a tether Value",
+            ))
+        }
+    }
+}
+
+impl<'de, T: 'static> Deserialize<'de> for crate::core::stream::WritableStream<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::Writable(stream) => Ok(stream.cast()),
+            other => Err(de::Error::invalid_type(
+                Unexpected::Other(other.type_name()),
+                &"a WritableStream",
+            )),
+        }
+    }
+}
+
+/// Every serde type is a stream chunk; a [`Value`] passes through unconverted.
+impl<T> crate::core::stream::Chunk for T
+where
+    T: Serialize + de::DeserializeOwned + Send + 'static,
+{
+    fn into_chunk(self) -> crate::RpcResult<Value> {
+        let mut slot = Some(self);
+        if let Some(value) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<Value>>() {
+            return Ok(value.take().unwrap_or_default());
+        }
+        match slot {
+            Some(chunk) => Ok(super::to_value(&chunk)?),
+            None => Ok(Value::Undefined),
+        }
+    }
+
+    fn from_chunk(value: Value) -> crate::RpcResult<Self> {
+        let mut slot = Some(value);
+        if let Some(same) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<T>>() {
+            if let Some(same) = same.take() {
+                return Ok(same);
+            }
+        }
+        Ok(super::from_value(slot.unwrap_or_default())?)
     }
 }

@@ -14,9 +14,11 @@ use base64::Engine as _;
 use super::json::{write_number, write_str};
 use super::{EncodeOptions, Exporter, OutMessage, WireRef};
 use crate::core::error::RpcError;
+use crate::core::fetch::{Body, FetchInit, Headers, Request, Response, StatusText};
 use crate::core::limits::{serialize_depth_error, MAX_SERIALIZE_DEPTH};
 use crate::core::map::program::{Capture, ErrorExpr, Expr, Program, Ref};
-use crate::core::value::{BytesKind, PathKey, Value};
+use crate::core::stream::ReadableStream;
+use crate::core::value::{Bytes, BytesKind, PathKey, Value};
 
 pub(super) fn encode(
     msg: &OutMessage<'_>,
@@ -58,6 +60,12 @@ pub(super) fn encode(
             enc.program(program)?;
             enc.out.push_str("]]");
         }
+        OutMessage::Stream { id, path, args } => {
+            enc.out.push_str("[\"stream\",");
+            enc.pipeline(*id, path, Some(args))?;
+            enc.out.push(']');
+        }
+        OutMessage::Pipe => enc.out.push_str("[\"pipe\"]"),
         OutMessage::Pull(id) => {
             enc.out.push_str("[\"pull\",");
             enc.int(*id);
@@ -212,7 +220,161 @@ impl Encoder<'_> {
                 let r = self.exporter.export_promise(promise)?;
                 self.wire_ref(&r);
             }
+            Value::Readable(_) | Value::Writable(_) | Value::Blob(_) if !self.allow_refs => {
+                return Err(RpcError::error("Can't serialize streams in this context."));
+            }
+            Value::Readable(stream) => self.readable(stream)?,
+            Value::Writable(stream) => match self.exporter.export_stub(stream.stub())? {
+                WireRef::Export(id) => {
+                    self.out.push_str("[\"writable\",");
+                    self.int(id);
+                    self.out.push(']');
+                }
+                other => self.wire_ref(&other),
+            },
+            Value::Url(url) => {
+                self.out.push_str("[\"url\",");
+                write_str(&mut self.out, url.href());
+                self.out.push(']');
+            }
+            Value::Headers(headers) => {
+                self.out.push_str("[\"headers\",");
+                self.header_pairs(headers);
+                self.out.push(']');
+            }
+            Value::Request(request) => self.request(request, depth)?,
+            Value::Response(response) => self.response(response, depth)?,
+            Value::Blob(blob) => {
+                self.out.push_str("[\"blob\",");
+                write_str(&mut self.out, &blob.mime);
+                self.out.push(',');
+                let chunks = vec![Ok(Value::Bytes(Bytes::new(blob.data.to_vec())))];
+                let stream =
+                    ReadableStream::from_source(Box::pin(futures_util::stream::iter(chunks)));
+                self.readable(&stream)?;
+                self.out.push(']');
+            }
         }
+        Ok(())
+    }
+
+    /// `["readable", id]`, the pipe made (and its pump started) by the exporter.
+    fn readable(&mut self, stream: &ReadableStream) -> Result<(), RpcError> {
+        let id = self.exporter.pipe(stream)?;
+        self.out.push_str("[\"readable\",");
+        self.int(id);
+        self.out.push(']');
+        Ok(())
+    }
+
+    /// A raw array of `[name, value]` pairs (not an escaped array: capnweb passes it to the
+    /// `Headers` constructor as it is).
+    fn header_pairs(&mut self, headers: &Headers) {
+        self.out.push('[');
+        for (i, (name, value)) in headers.pairs().enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            self.out.push('[');
+            write_str(&mut self.out, name);
+            self.out.push(',');
+            write_str(&mut self.out, &value);
+            self.out.push(']');
+        }
+        self.out.push(']');
+    }
+
+    /// A body expression: `null`, a string, bytes, or a readable stream.
+    fn body(&mut self, body: &Body, depth: usize) -> Result<(), RpcError> {
+        match body {
+            Body::Empty => self.out.push_str("null"),
+            Body::Text(text) => write_str(&mut self.out, text),
+            Body::Bytes(bytes) => {
+                self.value(&Value::Bytes(Bytes::new(bytes.to_vec())), depth + 1)?
+            }
+            Body::Stream(stream) => self.readable(&stream.clone().cast())?,
+        }
+        Ok(())
+    }
+
+    /// The members of a fetch init that tether has no field for, as plain JSON (capnweb does
+    /// not evaluate them), after `{`; `wrote` tells whether a member came before.
+    fn init_extras(&mut self, extras: Option<&FetchInit>, mut wrote: bool) -> Result<(), RpcError> {
+        for (key, value) in extras.into_iter().flat_map(|e| e.0.iter()) {
+            if wrote {
+                self.out.push(',');
+            }
+            wrote = true;
+            write_str(&mut self.out, key);
+            self.out.push(':');
+            plain_json(&mut self.out, value)?;
+        }
+        Ok(())
+    }
+
+    /// `["request", url, init]`: `method` unless GET, `headers` if any, `body` (with
+    /// `duplex: "half"`) if any, then the other init members.
+    fn request(&mut self, request: &Request, depth: usize) -> Result<(), RpcError> {
+        self.out.push_str("[\"request\",");
+        write_str(&mut self.out, &request.uri().to_string());
+        self.out.push_str(",{");
+        let mut wrote = false;
+        if request.method() != http::Method::GET {
+            self.out.push_str("\"method\":");
+            write_str(&mut self.out, request.method().as_str());
+            wrote = true;
+        }
+        if !request.headers().is_empty() {
+            if wrote {
+                self.out.push(',');
+            }
+            self.out.push_str("\"headers\":");
+            self.header_pairs(&Headers(request.headers().clone()));
+            wrote = true;
+        }
+        if !request.body().is_empty() {
+            if wrote {
+                self.out.push(',');
+            }
+            self.out.push_str("\"body\":");
+            self.body(request.body(), depth)?;
+            self.out.push_str(",\"duplex\":\"half\"");
+            wrote = true;
+        }
+        self.init_extras(request.extensions().get::<FetchInit>(), wrote)?;
+        self.out.push_str("}]");
+        Ok(())
+    }
+
+    /// `["response", body, init]`: `status` unless 200, `statusText` if any, `headers` if any,
+    /// then the other init members.
+    fn response(&mut self, response: &Response, depth: usize) -> Result<(), RpcError> {
+        self.out.push_str("[\"response\",");
+        self.body(response.body(), depth)?;
+        self.out.push_str(",{");
+        let mut wrote = false;
+        if response.status() != http::StatusCode::OK {
+            let _ = write!(self.out, "\"status\":{}", response.status().as_u16());
+            wrote = true;
+        }
+        if let Some(StatusText(text)) = response.extensions().get::<StatusText>() {
+            if wrote {
+                self.out.push(',');
+            }
+            self.out.push_str("\"statusText\":");
+            write_str(&mut self.out, text);
+            wrote = true;
+        }
+        if !response.headers().is_empty() {
+            if wrote {
+                self.out.push(',');
+            }
+            self.out.push_str("\"headers\":");
+            self.header_pairs(&Headers(response.headers().clone()));
+            wrote = true;
+        }
+        self.init_extras(response.extensions().get::<FetchInit>(), wrote)?;
+        self.out.push_str("}]");
         Ok(())
     }
 
@@ -442,4 +604,44 @@ impl Encoder<'_> {
 enum Prop<'a> {
     Value(&'a Value),
     Expr(&'a Expr),
+}
+
+/// Plain JSON for a fetch init member: data only (no special values but what JSON has).
+fn plain_json(out: &mut String, value: &Value) -> Result<(), RpcError> {
+    match value {
+        Value::Null | Value::Undefined => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) if n.is_finite() => write_number(out, *n),
+        Value::Number(_) => out.push_str("null"),
+        Value::String(s) => write_str(out, s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                plain_json(out, item)?;
+            }
+            out.push(']');
+        }
+        Value::Object(object) => {
+            out.push('{');
+            for (i, (key, item)) in object.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_str(out, key);
+                out.push(':');
+                plain_json(out, item)?;
+            }
+            out.push('}');
+        }
+        other => {
+            return Err(RpcError::type_error(format!(
+                "A fetch init member must be plain data, not {}.",
+                other.type_name()
+            )))
+        }
+    }
+    Ok(())
 }

@@ -15,8 +15,10 @@ use super::parse::{depth_error, utf16_len};
 use super::program::decode_program;
 use super::{Importer, Limits};
 use crate::core::error::RpcError;
+use crate::core::fetch::{Blob, Body, FetchInit, Headers, Request, Response, StatusText, Url};
 use crate::core::limits::bigint_length_error;
 use crate::core::map::program::Capture;
+use crate::core::stream::WritableStream;
 use crate::core::value::{is_prototype_key, time_clip, Bytes, BytesKind, Object, PathKey, Value};
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
@@ -91,6 +93,22 @@ pub(super) enum Form<'a> {
         captures: Vec<Capture>,
         instructions: Vec<Node<'a>>,
     },
+    /// `["readable", id]`: the readable end of one of the peer's pipes.
+    Readable(i64),
+    /// `["writable", id]`: the peer introduces a writable stream.
+    Writable(i64),
+    /// `["blob", type, content]`; `content` still to evaluate (a readable stream).
+    Blob { mime: String, content: Node<'a> },
+    /// `["request", url, init]`; only `init.body` is an expression.
+    Request {
+        url: String,
+        init: Vec<(Cow<'a, str>, Node<'a>)>,
+    },
+    /// `["response", body, init]`; only `body` is an expression.
+    Response {
+        body: Node<'a>,
+        init: Vec<(Cow<'a, str>, Node<'a>)>,
+    },
 }
 
 /// Decides what a `[tag, …]` array is. `Ok(None)` means "not a valid special value" (the caller
@@ -135,8 +153,55 @@ pub(super) fn classify<'a>(
                 .map(|id| Form::Introduce { id, promise }));
         }
         "remap" => return remap(items),
-        // Not supported yet: "url", "headers", "request", "response", "blob", "writable"
-        // and "readable" are reported as unknown special values for now.
+        "url" => match &*items {
+            [_, Node::String(href)] => Value::Url(Url::from_wire(href.as_ref().to_owned())),
+            _ => return Ok(None),
+        },
+        "headers" => match &*items {
+            [_, Node::Array(pairs)] => Value::Headers(header_pairs(pairs)?),
+            _ => return Ok(None),
+        },
+        "readable" | "writable" => {
+            let readable = tag == "readable";
+            let [_, id_json @ Node::Number(_)] = &*items else {
+                return Ok(None);
+            };
+            let Some(id) = as_id(id_json) else {
+                return Err(no_such_entry(id_json));
+            };
+            return Ok(Some(if readable {
+                Form::Readable(id)
+            } else {
+                Form::Writable(id)
+            }));
+        }
+        "blob" => {
+            let [_, Node::String(mime), content] = items else {
+                return Ok(None);
+            };
+            return Ok(Some(Form::Blob {
+                mime: mime.as_ref().to_owned(),
+                content: std::mem::replace(content, Node::Null),
+            }));
+        }
+        "request" => {
+            let [_, Node::String(url), Node::Object(init)] = items else {
+                return Ok(None);
+            };
+            return Ok(Some(Form::Request {
+                url: url.as_ref().to_owned(),
+                init: std::mem::take(init),
+            }));
+        }
+        "response" => {
+            let [_, body, Node::Object(init)] = items else {
+                return Ok(None);
+            };
+            return Ok(Some(Form::Response {
+                body: std::mem::replace(body, Node::Null),
+                init: std::mem::take(init),
+            }));
+        }
         _ => return Ok(None),
     };
     Ok(Some(Form::Literal(value)))
@@ -243,8 +308,184 @@ impl Evaluator<'_> {
                 let program = decode_program(instructions, self.limits);
                 self.importer.remap(id, path, captures, program)
             }
+            Form::Readable(id) => self.importer.readable(id),
+            Form::Writable(id) => match self.importer.import_stub(id)? {
+                Value::Stub(stub) => Ok(Value::Writable(WritableStream::from_stub(stub))),
+                other => Ok(other),
+            },
+            Form::Blob { mime, content } => {
+                let Value::Readable(stream) = self.eval(content, depth + 1)? else {
+                    return Err(type_error(
+                        "Blob content must be serialized as a ReadableStream.",
+                    ));
+                };
+                // The bytes arrive through the pipe: the blob is delivered once all have.
+                Ok(self.importer.pending(Box::pin(async move {
+                    let data = Body::Stream(stream.cast()).bytes().await?;
+                    Ok(Value::Blob(Blob { mime, data }))
+                })))
+            }
+            Form::Request { url, init } => self.request(url, init, depth),
+            Form::Response { body, init } => {
+                let body = self.body(body, depth, "Response")?;
+                let mut init = FetchParts::new(init)?;
+                if init.extras.0.get("webSocket").is_some() {
+                    return Err(type_error(
+                        "Can't deserialize a Response containing a webSocket.",
+                    ));
+                }
+                let mut response = http::Response::new(body);
+                if let Some(status) = init.extras.0.remove("status") {
+                    *response.status_mut() = status
+                        .as_i64()
+                        .and_then(|s| u16::try_from(s).ok())
+                        .and_then(|s| http::StatusCode::from_u16(s).ok())
+                        .ok_or_else(|| {
+                            RpcError::protocol(
+                                "RangeError",
+                                "Response status must be an integer from 200 to 599.",
+                            )
+                        })?;
+                }
+                if let Some(Value::String(text)) = init.extras.0.remove("statusText") {
+                    response.extensions_mut().insert(StatusText(text));
+                }
+                *response.headers_mut() = init.headers.0;
+                if !init.extras.0.is_empty() {
+                    response.extensions_mut().insert(init.extras);
+                }
+                Ok(Value::Response(Box::new(Response(response))))
+            }
         }
     }
+
+    /// A body expression: `null`, a string, bytes or a readable stream.
+    fn body(&mut self, node: Node<'_>, depth: usize, of: &str) -> Result<Body, RpcError> {
+        Ok(match self.eval(node, depth + 1)? {
+            Value::Null | Value::Undefined => Body::Empty,
+            Value::String(text) => Body::Text(text),
+            Value::Bytes(bytes) => Body::Bytes(bytes.data.into()),
+            Value::Readable(stream) => Body::Stream(stream.cast()),
+            _ => {
+                return Err(type_error(format!(
+                    "{of} body must be of type ReadableStream."
+                )))
+            }
+        })
+    }
+
+    fn request(
+        &mut self,
+        url: String,
+        init: Vec<(Cow<'_, str>, Node<'_>)>,
+        depth: usize,
+    ) -> Result<Value, RpcError> {
+        let mut body_node = None;
+        let mut rest = Vec::with_capacity(init.len());
+        for (key, node) in init {
+            match key.as_ref() {
+                "body" => body_node = Some(node),
+                "signal" => {
+                    return Err(type_error(
+                        "Request signal is not supported: AbortSignal cannot be serialized.",
+                    ))
+                }
+                _ => rest.push((key, node)),
+            }
+        }
+        let body = match body_node {
+            Some(node) => self.body(node, depth, "Request")?,
+            None => Body::Empty,
+        };
+        let mut init = FetchParts::new(rest)?;
+        let method = match init.extras.0.remove("method") {
+            Some(Value::String(method)) => method,
+            Some(_) => return Err(type_error("Request method must be a string.")),
+            None => "GET".to_owned(),
+        };
+        init.extras.0.remove("duplex");
+        let mut request = http::Request::builder()
+            .method(method.as_str())
+            .uri(url.as_str())
+            .body(body)
+            .map_err(|e| type_error(format!("Invalid Request: {e}")))?;
+        *request.headers_mut() = init.headers.0;
+        if !init.extras.0.is_empty() {
+            request.extensions_mut().insert(init.extras);
+        }
+        Ok(Value::Request(Box::new(Request(request))))
+    }
+}
+
+/// A fetch init object (plain JSON): its `headers` (pairs) and the other members.
+struct FetchParts {
+    headers: Headers,
+    extras: FetchInit,
+}
+
+impl FetchParts {
+    fn new(init: Vec<(Cow<'_, str>, Node<'_>)>) -> Result<Self, RpcError> {
+        let mut headers = Headers::default();
+        let mut extras = Object::new();
+        for (key, node) in init {
+            if is_prototype_key(&key) {
+                continue;
+            }
+            if key == "headers" {
+                let Node::Array(pairs) = node else {
+                    return Err(type_error(
+                        "Request headers must be serialized as an array of pairs.",
+                    ));
+                };
+                headers = header_pairs(&pairs)?;
+            } else {
+                extras.push_distinct(key.into_owned(), plain(node));
+            }
+        }
+        Ok(Self {
+            headers,
+            extras: FetchInit(extras),
+        })
+    }
+}
+
+/// Plain JSON as data (fetch init members are not expressions).
+fn plain(node: Node<'_>) -> Value {
+    match node {
+        Node::Null => Value::Null,
+        Node::Bool(b) => Value::Bool(b),
+        Node::Number(n) => Value::Number(n),
+        Node::String(s) => Value::String(s.into_owned()),
+        Node::Array(items) => Value::Array(items.into_iter().map(plain).collect()),
+        Node::Object(entries) => Value::Object(Object::from_unique(
+            entries
+                .into_iter()
+                .filter(|(key, _)| !is_prototype_key(key))
+                .map(|(key, item)| (key.into_owned(), plain(item)))
+                .collect(),
+        )),
+    }
+}
+
+/// `[[name, value], …]` as the `Headers` constructor takes it.
+fn header_pairs(pairs: &[Node<'_>]) -> Result<Headers, RpcError> {
+    let mut list = Vec::with_capacity(pairs.len());
+    for pair in pairs {
+        match pair {
+            Node::Array(pair) if pair.len() == 2 => match (&pair[0], &pair[1]) {
+                (Node::String(name), Node::String(value)) => {
+                    list.push((name.as_ref(), value.as_ref()))
+                }
+                _ => return Err(type_error("Headers must be pairs of strings.")),
+            },
+            _ => {
+                return Err(type_error(
+                    "Headers constructor: expected name/value pair to be length 2.",
+                ))
+            }
+        }
+    }
+    Headers::from_pairs(list)
 }
 
 fn bigint(digits: &str, limits: &Limits) -> Result<BigInt, RpcError> {

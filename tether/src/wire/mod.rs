@@ -31,8 +31,10 @@ mod tests;
 use crate::core::error::RpcError;
 pub(crate) use crate::core::map::program::Capture;
 use crate::core::map::program::Program;
+use crate::core::stream::ReadableStream;
 use crate::core::stub::{RpcPromise, Stub};
 use crate::core::value::{PathKey, Value};
+use crate::rt::BoxFuture;
 
 pub(crate) use crate::core::Limits;
 
@@ -85,6 +87,12 @@ pub(crate) trait Importer {
         captures: Vec<Capture>,
         program: Program,
     ) -> Result<Value, RpcError>;
+    /// `["readable", id]`: the readable end of the pipe the peer made with `["pipe"]` (usable
+    /// once).
+    fn readable(&mut self, id: i64) -> Result<Value, RpcError>;
+    /// A value that needs asynchronous work before delivery (a `Blob`'s bytes): becomes a
+    /// promise, substituted before application code sees it.
+    fn pending(&mut self, work: BoxFuture<'static, Result<Value, RpcError>>) -> Value;
 }
 
 /// Evaluates an expression, moving out of it. `depth` limit and bigint limit apply; dangerous
@@ -115,6 +123,9 @@ pub(crate) enum WireRef {
 pub(crate) trait Exporter {
     fn export_stub(&mut self, stub: &Stub) -> Result<WireRef, RpcError>;
     fn export_promise(&mut self, promise: &RpcPromise) -> Result<WireRef, RpcError>;
+    /// A readable stream inside the message: make a pipe on the peer (a `["pipe"]` sent before
+    /// this message) and pump the stream into it; returns the pipe's import id.
+    fn pipe(&mut self, stream: &ReadableStream) -> Result<i64, RpcError>;
 }
 
 /// Options for encoding.
@@ -141,6 +152,14 @@ pub(crate) enum OutMessage<'a> {
         captures: &'a [WireRef],
         program: &'a Program,
     },
+    /// `["stream", ["pipeline", id, path, args]]`: a stream operation, resolved unasked.
+    Stream {
+        id: i64,
+        path: &'a [PathKey],
+        args: &'a [Value],
+    },
+    /// `["pipe"]`
+    Pipe,
     Pull(i64),
     Resolve(i64, &'a Value),
     Reject(i64, &'a RpcError),

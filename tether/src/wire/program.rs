@@ -149,6 +149,14 @@ fn special(form: Form<'_>, depth: usize, limits: &Limits) -> Expr {
             promise,
         })),
         Form::Introduce { .. } => Expr::Fail(exports_error()),
+        Form::Readable(_)
+        | Form::Writable(_)
+        | Form::Blob { .. }
+        | Form::Request { .. }
+        | Form::Response { .. } => Expr::Fail(RpcError::protocol(
+            "TypeError",
+            "Streams, requests, responses and blobs cannot be used inside map().",
+        )),
         Form::Remap {
             id,
             path,

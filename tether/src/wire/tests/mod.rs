@@ -7,6 +7,7 @@
 
 mod encode;
 mod evaluate;
+mod fetch;
 mod parse;
 mod program;
 mod roundtrip;
@@ -32,6 +33,8 @@ enum Call {
         captures: Vec<Capture>,
         program: Program,
     },
+    Readable(i64),
+    Pending,
 }
 
 /// Records every request; answers with placeholder values. Id 999 names no entry.
@@ -111,6 +114,23 @@ impl Importer for RecordingImporter {
         });
         Ok(self.placeholder(format!("remap:{id}")))
     }
+
+    fn readable(&mut self, id: i64) -> Result<Value, RpcError> {
+        if id == 999 {
+            return Err(no_such_entry(id));
+        }
+        self.calls.push(Call::Readable(id));
+        let chunk = Value::String(format!("pipe:{id}"));
+        Ok(Value::Readable(
+            crate::core::stream::ReadableStream::from_chunks([chunk]),
+        ))
+    }
+
+    fn pending(&mut self, work: crate::rt::BoxFuture<'static, Result<Value, RpcError>>) -> Value {
+        drop(work);
+        self.calls.push(Call::Pending);
+        Value::String("pending".into())
+    }
 }
 
 /// Answers every export request with the next of a fixed list of references (cycling).
@@ -146,6 +166,15 @@ impl Exporter for FixedExporter {
 
     fn export_promise(&mut self, _promise: &RpcPromise) -> Result<WireRef, RpcError> {
         self.take()
+    }
+
+    /// Pipes are numbered 1, 2, … in the order they are made.
+    fn pipe(&mut self, stream: &crate::core::stream::ReadableStream) -> Result<i64, RpcError> {
+        if self.fail || stream.take_source().is_none() {
+            return Err(RpcError::error("pipe refused"));
+        }
+        self.next += 1;
+        Ok(self.next as i64)
     }
 }
 
