@@ -163,18 +163,24 @@ def main(results, report):
         f"{fmt(after['node_seq_rate'], 0)}.",
         END,
     ]
+    print(write_section(report, START, END, lines))
+
+
+def write_section(report, start, end, lines):
+    """Puts `lines` (the first is `start`, the last `end`) in place of the text between those
+    markers in `report`, or at its end if they are not there. Returns the section."""
     section = "\n".join(lines) + "\n"
     with open(report) as f:
         text = f.read()
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
         text = head + section.rstrip("\n") + tail
     else:
         text = text.rstrip("\n") + "\n\n" + section
     with open(report, "w") as f:
         f.write(text)
-    print(section)
+    return section
 
 
 if __name__ == "__main__":

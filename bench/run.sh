@@ -25,9 +25,10 @@
 #   6. the map() workload (bench/map.mjs, capnweb as the client) against capnweb and the typed
 #      tether server, REPS repetitions interleaved.
 # Raw JSON lines, profiles, the machine description and the commands go to bench/results/
-# (replaced on every run, except bench/soak.sh's soak*.{jsonl,txt}, which are kept and shown in
-# the report); the report goes to BENCHMARKS.md at the repository root, and bench/before-after.sh's
-# section is appended to it again from bench/before-after/results.jsonl. Against the tether
+# (replaced on every run, except bench/soak.sh's soak*.{jsonl,txt} and bench/streams.sh's
+# streams*.{jsonl,txt}, which are kept and shown in the report); the report goes to BENCHMARKS.md
+# at the repository root, and bench/before-after.sh's and bench/streams.sh's sections are appended
+# to it again from their results. Against the tether
 # server, the Rust driver's seq, concurrent and payload runs also count allocations per call
 # (the server's allocCount(), the driver's own allocator), shown in the Rust-driver table.
 #
@@ -114,6 +115,11 @@ write_report() {
     python3 "$HERE/before_after.py" "$HERE/before-after/results.jsonl" "$REPORT" \
       || die "before/after report failed"
   fi
+  # bench/streams.sh's section, again from its results (kept in bench/results).
+  if [ -s "$OUT/streams.jsonl" ]; then
+    python3 "$HERE/streams_report.py" "$OUT/streams.jsonl" "$REPORT" >/dev/null \
+      || die "streams report failed"
+  fi
 }
 
 if [ "${REPORT_ONLY:-0}" = 1 ]; then
@@ -127,9 +133,11 @@ if [ "${REPORT_ONLY:-0}" = 1 ]; then
   exit 0
 fi
 
-# bench/soak.sh's results are not this script's: keep them (the report shows them too).
+# bench/soak.sh's and bench/streams.sh's results are not this script's: keep them (the report
+# shows them too).
 mkdir -p "$TMP/keep"
-for f in soak.jsonl soak-machine.txt soak-commands.txt; do
+for f in soak.jsonl soak-machine.txt soak-commands.txt streams.jsonl streams-machine.txt \
+  streams-commands.txt; do
   [ -f "$OUT/$f" ] && cp "$OUT/$f" "$TMP/keep/"
 done
 rm -rf "$OUT"

@@ -9,6 +9,7 @@
 //! | `tether-bench-server` | the BenchApi server on tether, typed API by default, `--api=dynamic` for the hand-written baseline (`interop/serve-bench PORT` builds and runs it) |
 //! | `tether-bench-driver` | the workloads of the shared Node driver, written against tether's client, plus `soak`, `churn` and `allocs` |
 //! | `tether-raw-echo` | a plain WebSocket echo server (no RPC): the transport's limit |
+//! | `tether-stream-driver` | the stream benchmark's client: 100 MiB downloads and uploads and echo latency beside an upload, against a TestTarget server (`bench/streams.sh`) |
 //! | `tether-bench-report` | turns the JSON lines of a run into `BENCHMARKS.md` |
 //!
 //! `bench/run.sh` runs all of it pinned (servers on CPU 0, clients on CPU 1) and writes the
@@ -22,3 +23,4 @@ pub mod api;
 pub mod driver;
 pub mod procfs;
 pub mod report;
+pub mod streams;

@@ -82,6 +82,7 @@
 //! | [`typed`] | the typed API's runtime (serde bridge, typed promises); the macro is [`interface`] | the public types of `core` (never hooks or sessions) |
 //! | [`guide_lifecycles`] | the guide "Lifecycles in tether": every rule L1-L12 with a runnable example | — |
 //! | [`guide_security`] | serving browsers safely: what tether limits by default, what to configure | — |
+//! | [`guide_quickstart`], [`guide_pipelining`], [`guide_deployment`] | the guides "Quickstart" (interface, server, clients in Rust and JavaScript), "Pipelining and map" (what travels, with the frames), "Deployment behind a load balancer" (affinity, timeouts, `X-Forwarded-For`, connections) | — |
 //!
 //! ## Features
 //!
@@ -119,8 +120,16 @@ pub mod client;
 pub mod context;
 mod core;
 pub mod dispose;
+#[cfg(feature = "net")]
+#[doc = include_str!("guide_deployment.md")]
+pub mod guide_deployment {}
 #[doc = include_str!("guide_lifecycles.md")]
 pub mod guide_lifecycles {}
+#[doc = include_str!("guide_pipelining.md")]
+pub mod guide_pipelining {}
+#[cfg(feature = "net")]
+#[doc = include_str!("guide_quickstart.md")]
+pub mod guide_quickstart {}
 #[doc = include_str!("guide_security.md")]
 pub mod guide_security {}
 pub(crate) mod rt;

@@ -387,3 +387,63 @@ async fn a_stub_written_in_a_chunk_stays_usable_after_the_write() {
     let result = within(answer).await.unwrap().unwrap();
     assert_eq!(result.as_f64(), Some(40.0));
 }
+
+#[tokio::test]
+async fn byte_streams_read_as_async_read_and_write_as_async_write() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (api, _server, _) = connect();
+    let (writer, reader) = WritableStream::<bytes::Bytes>::pipe();
+    let summed = tokio::spawn({
+        let api = api.clone();
+        async move { api.sum_bytes(reader).await }
+    });
+    let mut writer = writer;
+    writer.write_all(&[1u8; 100_000]).await.unwrap();
+    writer.write_all(b"tail").await.unwrap();
+    writer.shutdown().await.unwrap();
+    let result = within(summed).await.unwrap().unwrap();
+    assert_eq!(result[1], 100_004.0);
+
+    let (mut local_writer, local_reader) = WritableStream::<bytes::Bytes>::pipe();
+    let echoed = within(api.echo(local_reader.cast())).await.unwrap();
+    local_writer
+        .write(bytes::Bytes::from_static(b"hello "))
+        .await
+        .unwrap();
+    local_writer
+        .write(bytes::Bytes::from_static(b"world"))
+        .await
+        .unwrap();
+    within(local_writer.close()).await.unwrap();
+    let mut text = String::new();
+    within(
+        echoed
+            .cast::<bytes::Bytes>()
+            .into_async_read()
+            .read_to_string(&mut text),
+    )
+    .await
+    .unwrap();
+    assert_eq!(text, "hello world");
+}
+
+#[tokio::test]
+async fn close_reports_the_first_failed_write() {
+    let (api, _server, _) = connect();
+    let mut sink = api.make_sink().await.unwrap().cast::<String>();
+    // The sink takes numbers: the server's reader stops at the first chunk that is not one, which
+    // cancels the stream, so the writes after it fail and close says why.
+    sink.write("not a number".into()).await.unwrap();
+    let mut failed = None;
+    for _ in 0..200 {
+        if let Err(error) = sink.write("more".into()).await {
+            failed = Some(error);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let failed = failed.expect("a write failed once the reader was gone");
+    let closed = within(sink.close()).await.unwrap_err();
+    assert_eq!(closed.message, failed.message);
+    assert!(closed.message.contains("canceled"), "{closed:?}");
+}

@@ -18,9 +18,20 @@ use crate::transport::http_batch::ServerBatch;
 /// background (its exports are released, and `wait_until` work may finish), so the response is
 /// not held up by it.
 pub async fn run_batch(body: &str, main: Stub, options: SessionOptions) -> RpcResult<String> {
+    run_traced(body, main, options, None).await
+}
+
+/// [`run_batch`], its session's `tracing` span naming the peer.
+pub(super) async fn run_traced(
+    body: &str,
+    main: Stub,
+    options: SessionOptions,
+    peer: Option<std::net::SocketAddr>,
+) -> RpcResult<String> {
     let (transport, replies) = ServerBatch::new(body);
     let (_client_main, driver) =
         RpcSession::open_with(transport, Some(main), options, OnEof::Drain);
+    super::request::record_peer(&driver, "http-batch", peer);
     let session = tokio::spawn(driver.into_future());
     let Ok(outcome) = replies.await else {
         // The session ended without closing its transport: report how it ended.

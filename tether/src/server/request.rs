@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 
 use super::accept::ConnectionSlot;
-use super::batch::run_batch;
+use super::batch;
 use super::body::BodyLimits;
 use super::endpoint::{Factory, ResponseBody};
 use super::live::Live;
@@ -164,7 +164,8 @@ impl Shared {
             );
         }
         let _live = self.live.track();
-        match run_batch(text, main, self.options.session.clone()).await {
+        let peer = super::endpoint::peer_addr(&parts);
+        match batch::run_traced(text, main, self.options.session.clone(), peer).await {
             Ok(replies) => dress.respond(StatusCode::OK, &replies),
             Err(error) => {
                 dress.respond(StatusCode::BAD_REQUEST, &format!("batch aborted: {error}"))
@@ -184,6 +185,7 @@ impl Shared {
         let accept = derive_accept_key(key.as_bytes());
         let config = socket_config(self.options.session.limits.max_message_size);
         let connection = parts.extensions.remove::<ConnectionSlot>();
+        let peer = super::endpoint::peer_addr(&parts);
         let shared = self.clone();
         let live = self.live.track();
         let request = Request::from_parts(parts, ());
@@ -206,6 +208,7 @@ impl Shared {
                 Some(main),
                 shared.options.session.clone(),
             );
+            record_peer(&driver, "websocket", peer);
             shared
                 .live
                 .add_session(driver.handle(), shared.options.shutdown_grace);
@@ -220,6 +223,19 @@ impl Shared {
             headers.insert("sec-websocket-accept", value);
         }
         response
+    }
+}
+
+/// Names the session's transport and peer in its `tracing` span.
+pub(super) fn record_peer(
+    driver: &crate::SessionDriver,
+    transport: &'static str,
+    peer: Option<std::net::SocketAddr>,
+) {
+    let span = driver.span();
+    span.record("transport", transport);
+    if let Some(peer) = peer {
+        span.record("peer", tracing::field::display(peer));
     }
 }
 

@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 use super::exports::ExportTable;
 use super::imports::ImportTable;
 use super::quotas::{Gauges, StatsCell};
+use super::trace::{self, CallTraces};
 use super::{OnEof, SessionOptions};
 use crate::core::error::{ErrorKind, RpcError, RpcResult};
 use crate::core::hook::{run_callback, Hook};
@@ -114,6 +115,11 @@ pub(super) struct Core {
     /// Calls the peer may still start this turn before the quota of calls in flight refuses
     /// them (set at the start of every turn from the calls still running).
     pub(super) calls_left: usize,
+    /// The calls being traced, while a `tracing` subscriber wants them.
+    pub(super) traces: CallTraces,
+    /// The last call the importer met in the message being evaluated (target id, member), when
+    /// calls are traced: the message's own call, as arguments are evaluated first.
+    pub(super) traced_call: Option<(i64, String)>,
 }
 
 impl Core {
@@ -144,6 +150,8 @@ impl Core {
             shutting_down: None,
             torn_down: false,
             calls_left: 0,
+            traces: CallTraces::default(),
+            traced_call: None,
             stats,
         }
     }
@@ -164,6 +172,7 @@ impl Core {
     /// Ends the session (the first reason wins).
     pub(super) fn end(&mut self, ending: Ending) {
         if self.ending.is_none() {
+            trace::session_ended(&ending.error, ending.clean, ending.send_abort);
             self.ending = Some(ending);
         }
     }
@@ -240,6 +249,7 @@ impl Core {
                         ));
                     }
                 } else if let Some((id, entry)) = self.imports.remove_slot(&slot) {
+                    self.traces.settled(id, None);
                     self.release_import(id, entry.remote_refcount);
                 }
             }
@@ -402,6 +412,7 @@ impl Core {
         }
         let released = self.exports.drain();
         drop(released);
+        self.traces.end_all();
         self.stats.set(&Gauges {
             imports: 0,
             exports: 0,

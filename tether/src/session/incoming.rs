@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::driver::{Core, Ending};
 use super::exports::ExportTable;
 use super::imports::{ImportTable, Introduced};
+use super::trace;
 use crate::core::error::RpcError;
 use crate::core::hook::{self, Hook, Spawner};
 use crate::core::link::{Command, SessionLink};
@@ -35,11 +36,13 @@ impl Core {
         match message {
             RawMessage::Push(expr) => {
                 let value = self.evaluate(expr)?;
-                self.exports.add_answer(Hook::from_result(Ok(value)));
+                let id = self.exports.add_answer(Hook::from_result(Ok(value)));
+                self.trace_answer(id);
             }
             RawMessage::Stream(expr) => {
                 let value = self.evaluate(expr)?;
                 let id = self.exports.add_answer(Hook::from_result(Ok(value)));
+                self.trace_answer(id);
                 self.exports.mark_pulled(id)?;
                 if let Some(entry) = self.exports.get_mut(id) {
                     entry.auto_release = true;
@@ -73,6 +76,9 @@ impl Core {
             }
             RawMessage::Release(id, count) => {
                 let released = self.exports.release(id, count)?;
+                if released.is_some() {
+                    self.traces.answered(id, None);
+                }
                 drop(released); // Outside the table borrow: may run a disposer.
             }
             RawMessage::Abort(expr) => {
@@ -86,8 +92,17 @@ impl Core {
         Ok(())
     }
 
+    /// Starts tracing answer `id` if its message was a call and calls are traced.
+    fn trace_answer(&mut self, id: i64) {
+        if let Some((target, member)) = self.traced_call.take() {
+            self.traces.incoming(id, target, &member);
+        }
+    }
+
     fn evaluate(&mut self, expr: Node<'_>) -> Result<Value, RpcError> {
+        self.traced_call = None;
         let mut refs = Refs {
+            traced_call: trace::calls_enabled().then_some(&mut self.traced_call),
             imports: &mut self.imports,
             exports: &mut self.exports,
             link: &self.link,
@@ -109,6 +124,7 @@ impl Core {
         let Some(entry) = self.imports.remove(id) else {
             return;
         };
+        self.traces.settled(id, Some(outcome.as_ref().map(drop)));
         let resolution = match outcome {
             Ok(value) if holds_slot(&value, &entry.slot) => {
                 drop(value);
@@ -203,6 +219,8 @@ struct Refs<'a> {
     /// Calls this session may still start before the quota of calls in flight refuses them.
     calls_left: &'a mut usize,
     max_calls: usize,
+    /// Where to note each call met (target id, member), when calls are traced.
+    traced_call: Option<&'a mut Option<(i64, String)>>,
 }
 
 impl Importer for Refs<'_> {
@@ -221,6 +239,7 @@ impl Importer for Refs<'_> {
             if *self.calls_left == 0 {
                 // Refused, not queued: the arguments (and any stubs in them) are released now.
                 drop(args);
+                trace::call_refused(id, self.max_calls);
                 let refused = RpcError::range_error(format!(
                     "Too many calls in flight on this session (the quota is {}); call refused.",
                     self.max_calls
@@ -232,6 +251,9 @@ impl Importer for Refs<'_> {
                 });
             }
             *self.calls_left -= 1;
+            if let Some(slot) = self.traced_call.as_deref_mut() {
+                *slot = Some((id, trace::member(&path)));
+            }
         }
         let spawner = Spawner::Session(self.link.clone());
         Ok(hook.reference(&path, args, promise, &spawner))

@@ -24,6 +24,7 @@ mod incoming;
 
 mod outgoing;
 mod quotas;
+mod trace;
 
 pub use quotas::{Quotas, SessionStats};
 
@@ -135,12 +136,17 @@ impl RpcSession {
         let stub = Stub {
             hook: Hook::Import(peer_main),
         };
+        let span = trace::session_span();
         let driver = SessionDriver {
             handle: SessionHandle {
                 link: Arc::downgrade(&link_for_handle),
                 stats,
             },
-            run: Box::pin(driver::run(core, transport, rx)),
+            run: Box::pin(tracing::Instrument::instrument(
+                driver::run(core, transport, rx),
+                span.clone(),
+            )),
+            span,
         };
         (stub, driver)
     }
@@ -160,6 +166,7 @@ impl RpcSession {
 #[must_use = "a session does nothing unless its driver is awaited or spawned"]
 pub struct SessionDriver {
     handle: SessionHandle,
+    span: tracing::Span,
     run: BoxFuture<'static, RpcResult<()>>,
 }
 
@@ -167,6 +174,13 @@ impl SessionDriver {
     /// A handle to control the session from outside once it runs.
     pub fn handle(&self) -> SessionHandle {
         self.handle.clone()
+    }
+
+    /// The session's `tracing` span (`rpc_session`, target `tether::session`): every call
+    /// span and event of the session is inside it. Its `transport` and `peer` fields are empty
+    /// until whoever opened the session records them (the server does).
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
     }
 }
 

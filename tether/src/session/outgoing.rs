@@ -7,6 +7,7 @@ use std::sync::{Arc, Weak};
 
 use super::driver::Core;
 use super::exports::ExportTable;
+use super::trace;
 use crate::core::error::RpcError;
 use crate::core::hook::{self, Hook, Spawner};
 use crate::core::import::{ImportRef, ImportSlot};
@@ -73,10 +74,13 @@ impl Core {
         };
         match self.encode(&message) {
             Ok(text) => {
-                if stream {
-                    self.imports.insert_stream(result, result_ref);
+                let id = if stream {
+                    self.imports.insert_stream(result, result_ref)
                 } else {
-                    self.imports.insert_push(result, result_ref);
+                    self.imports.insert_push(result, result_ref)
+                };
+                if trace::calls_enabled() {
+                    self.traces.outgoing(id, target_id, &trace::member(&path));
                 }
                 self.queue(text, true);
             }
@@ -133,6 +137,7 @@ impl Core {
     /// Export `id` settled: send its resolution if the peer still wants it.
     pub(super) fn send_settled(&mut self, id: i64, result: Result<&Value, &RpcError>) {
         self.pending_pulls = self.pending_pulls.saturating_sub(1);
+        self.traces.answered(id, Some(result.map(drop)));
         let Some(entry) = self.exports.get_mut(id) else {
             return; // Released meanwhile: the peer said it need not hear (rule L12).
         };
