@@ -10,8 +10,13 @@
 //   * any other HTTP method: 405, nothing executed.
 // Prints exactly "listening PORT" on stdout once it accepts connections; exits with status 0 on
 // SIGTERM / SIGINT. Diagnostics go to stderr only.
+//
+// With TLS_CERT and TLS_KEY set (paths of PEM files), it serves the same over TLS
+// (`https.createServer`: wss:// and https://).
 
+import fs from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import { WebSocketServer, WebSocket as WsWebSocket } from "ws";
 import { RpcTarget, newWebSocketRpcSession, nodeHttpBatchRpcResponse } from "capnweb";
 
@@ -325,7 +330,7 @@ function errorMessage(err) {
   return err instanceof Error ? err.message : String(err);
 }
 
-const server = http.createServer(async (req, res) => {
+async function handleHttp(req, res) {
   if (req.method !== "POST") {
     res.writeHead(405, { "content-type": "text/plain; charset=utf-8", allow: "POST" });
     res.end("Method Not Allowed: POST a Cap'n Web batch, or upgrade to WebSocket.\n");
@@ -341,7 +346,15 @@ const server = http.createServer(async (req, res) => {
       res.destroy();
     }
   }
-});
+}
+
+const server =
+  process.env.TLS_CERT && process.env.TLS_KEY
+    ? https.createServer(
+        { cert: fs.readFileSync(process.env.TLS_CERT), key: fs.readFileSync(process.env.TLS_KEY) },
+        handleHttp,
+      )
+    : http.createServer(handleHttp);
 
 const wss = new WebSocketServer({ server, perMessageDeflate: false });
 wss.on("connection", (ws) => {

@@ -47,15 +47,16 @@ async function freePort() {
 
 /**
  * Starts the server under test (or `cmd`, another server speaking the same `listening PORT`
- * convention). Returns { port, wsUrl, httpUrl, stop() }.
+ * convention), with `env` added to the environment. Returns { port, wsUrl, httpUrl, stop() }.
  * The command runs through the shell in its own process group (so wrapper scripts are stopped
  * too), with cwd = the interop directory; its stderr is forwarded to ours.
  */
-export async function startServer(cmd = SERVER_CMD) {
+export async function startServer(cmd = SERVER_CMD, env = {}) {
   const SERVER_CMD = cmd;
   const port = await freePort();
   const child = spawn(`${SERVER_CMD} ${port}`, {
     cwd: INTEROP_DIR,
+    env: { ...process.env, ...env },
     shell: true,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],

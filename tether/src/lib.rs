@@ -77,12 +77,22 @@
 //! | [`transport`] | the [`transport::Transport`] trait (frames in, frames out), the in-process pair, the WebSocket and HTTP batch adapters | `rt` |
 //! | [`session`] | [`RpcSession`]: one connection, the task that owns its import and export tables | `core`, `wire`, `transport` |
 //! | [`client`] | **where clients connect**: `client::websocket::connect`, `client::http_batch::connect`, their [`client::ConnectOptions`] (headers, timeouts, subprotocols, TLS roots), opening TCP/TLS connections | `session`, `transport` |
-//! | [`server`] | **where requests are served**: the [`server::Endpoint`] (a `tower` service: WebSocket upgrades and HTTP batches on one route, the factory that sees each request, CORS), `serve`/`spawn` over it, server limits, counts, graceful shutdown | `session`, `transport` |
+//! | [`server`] | **where requests are served**: the [`server::Endpoint`] (a `tower` service: WebSocket upgrades and HTTP batches on one route, the factory that sees each request, CORS), `serve`/`spawn` over it (TLS termination with the `tls` feature), server limits, counts, graceful shutdown | `session`, `transport` |
 //! | `axum` | (feature `axum`) `tether::axum::endpoint` for `Router::route_service`, `Refusal` as an axum response | `server` |
 //! | [`typed`] | the typed API's runtime (serde bridge, typed promises); the macro is [`interface`] | the public types of `core` (never hooks or sessions) |
 //! | [`guide_lifecycles`] | the guide "Lifecycles in tether": every rule L1-L12 with a runnable example | — |
 //! | [`guide_security`] | serving browsers safely: what tether limits by default, what to configure | — |
 //! | [`guide_quickstart`], [`guide_pipelining`], [`guide_deployment`] | the guides "Quickstart" (interface, server, clients in Rust and JavaScript), "Pipelining and map" (what travels, with the frames), "Deployment behind a load balancer" (affinity, timeouts, `X-Forwarded-For`, connections) | — |
+//!
+//! ## Features
+//!
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `net` | yes | the WebSocket and HTTP batch transports, [`client`], and [`server`] (the `tower` [`server::Endpoint`], `serve`) |
+//! | `signal` | yes | [`dispose::run_until_signal`] and [`dispose::ShutdownSignal`]: a clean exit on SIGINT/SIGTERM |
+//! | `axum` | no | `tether::axum`: the endpoint on a route of an axum `Router`; [`server::peer_addr`] reads axum's `ConnectInfo` |
+//! | `tls` | no | `wss://` and `https://` in both clients (rustls with `ring`, webpki roots or the caller's) and `ServerOptions::tls` to terminate TLS in `serve` |
+//! | `bench-internals` | no | not part of the API: the codec's entry points for `bench/parse` |
 //!
 //! ## Lifecycle rules in Rust
 //!
@@ -98,9 +108,14 @@
 //! | disconnection (L10) | the session task cancels handlers, releases exports, breaks imports ([`Stub::on_broken`]) |
 //! | an unawaited promise can be disposed (L12) | dropping an [`RpcPromise`] sends its `release` |
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(missing_docs)]
+
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 #[cfg(feature = "net")]
+#[cfg_attr(docsrs, doc(cfg(feature = "net")))]
 pub mod client;
 pub mod context;
 mod core;
@@ -119,6 +134,7 @@ pub mod guide_quickstart {}
 pub mod guide_security {}
 pub(crate) mod rt;
 #[cfg(feature = "net")]
+#[cfg_attr(docsrs, doc(cfg(feature = "net")))]
 pub mod server;
 pub mod session;
 pub mod transport;

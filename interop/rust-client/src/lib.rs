@@ -12,6 +12,7 @@
 //! * [`CountingProxy`]: a TCP proxy counting connections, to prove an HTTP batch is one request.
 //! * [`Probe`]: a Rust [`Target`] (a counter, a callback, a `square`) that counts its disposals.
 //! * [`wait_disposed`]: polls the server-wide `disposedCount(tag)` from a separate session.
+//! * [`tls::TestCa`]: a certificate authority made at test time, for the TLS tests.
 
 use std::future::IntoFuture;
 use std::io::{BufRead, BufReader, Write};
@@ -21,6 +22,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
+
+pub mod tls;
 
 use tether::client::{http_batch, websocket};
 use tether::transport::websocket::WebSocketTransport;
@@ -128,6 +131,8 @@ impl Watched {
 pub struct Server {
     /// The port it listens on, on 127.0.0.1.
     pub port: u16,
+    /// Whether it speaks TLS (`wss://`, `https://`).
+    pub tls: bool,
     node_pid: u32,
     watchdog: Mutex<Option<(Child, ChildStdin)>>,
 }
@@ -145,6 +150,21 @@ impl Server {
     ///
     /// Panics with instructions if `interop/node_modules` is missing.
     pub fn start() -> Server {
+        Self::start_script(WATCHDOG, false)
+    }
+
+    /// Starts a new server speaking TLS (`https.createServer`) with `cert.pem` and `key.pem`
+    /// from `pem_dir` (see [`tls::TestCa::write_to`]).
+    pub fn start_tls(pem_dir: &Path) -> Server {
+        let env = format!(
+            "TLS_CERT='{}' TLS_KEY='{}' ",
+            pem_dir.join("cert.pem").display(),
+            pem_dir.join("key.pem").display()
+        );
+        Self::start_script(&format!("{env}{WATCHDOG}"), true)
+    }
+
+    fn start_script(script: &str, tls: bool) -> Server {
         let dir = interop_dir();
         let capnweb = dir.join("node_modules").join("capnweb");
         assert!(
@@ -158,7 +178,7 @@ impl Server {
             mut child,
             stdin,
             lines: rx,
-        } = Watched::spawn(WATCHDOG, "0", &dir);
+        } = Watched::spawn(script, "0", &dir);
         let mut node_pid = None;
         let port = loop {
             let line = match rx.recv_timeout(START_TIMEOUT) {
@@ -178,19 +198,22 @@ impl Server {
         };
         Server {
             port,
+            tls,
             node_pid: node_pid.expect("the watchdog prints the Node pid first"),
             watchdog: Mutex::new(Some((child, stdin))),
         }
     }
 
-    /// `ws://127.0.0.1:PORT/`.
+    /// `ws://127.0.0.1:PORT/` (`wss://` with TLS).
     pub fn ws_url(&self) -> String {
-        format!("ws://127.0.0.1:{}/", self.port)
+        let s = if self.tls { "s" } else { "" };
+        format!("ws{s}://127.0.0.1:{}/", self.port)
     }
 
-    /// `http://127.0.0.1:PORT/`.
+    /// `http://127.0.0.1:PORT/` (`https://` with TLS).
     pub fn http_url(&self) -> String {
-        format!("http://127.0.0.1:{}/", self.port)
+        let s = if self.tls { "s" } else { "" };
+        format!("http{s}://127.0.0.1:{}/", self.port)
     }
 
     /// The server's socket address.

@@ -10,6 +10,10 @@
 //! it stops accepting, lets calls in flight finish (up to 2 s), ends every session with an abort
 //! carrying `Server is shutting down.` (WebSocket close code 3000; every export released, so
 //! disposers run), and exits with status 0. Diagnostics go to stderr only.
+//!
+//! With `TESTTARGET_TLS_DIR` set, it serves TLS (`wss://`, `https://`) with a certificate for
+//! `127.0.0.1` from a certificate authority made at start, and writes that CA to
+//! `$TESTTARGET_TLS_DIR/ca.pem` before printing `listening PORT`, for clients to trust.
 
 mod counter;
 mod disposable;
@@ -61,15 +65,19 @@ async fn run(port: u16) -> std::io::Result<()> {
     let mut shutdown = tether::dispose::ShutdownSignal::listen()?;
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let port = listener.local_addr()?.port();
+    let mut options = tether::server::ServerOptions {
+        shutdown_grace: Duration::from_secs(2),
+        ..Default::default()
+    };
+    if let Some(dir) = std::env::var_os("TESTTARGET_TLS_DIR") {
+        let ca = tether_interop_tests::tls::TestCa::new();
+        ca.write_to(std::path::Path::new(&dir))?;
+        options.tls = Some(ca.server_config());
+    }
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "listening {port}")?;
     stdout.flush()?;
     drop(stdout);
-
-    let options = tether::server::ServerOptions {
-        shutdown_grace: Duration::from_secs(2),
-        ..Default::default()
-    };
     let signalled = async move {
         shutdown.recv().await;
     };

@@ -1,6 +1,6 @@
 //! The accept loop of a server that owns its listener: connections under the connection limit,
-//! TCP_NODELAY, the request-head timeout, and hyper's HTTP/1 with upgrades, every request handed
-//! to one [`Endpoint`].
+//! TCP_NODELAY, TLS termination (feature `tls`), the request-head timeout, and hyper's HTTP/1
+//! with upgrades, every request handed to one [`Endpoint`].
 //!
 //! Owns connections only: what a request does is the endpoint's job. Each request gets, in its
 //! extensions, the peer's [`PeerAddr`] and the connection's place under the limit
@@ -29,9 +29,8 @@ pub(super) async fn serve(
     endpoint: Endpoint,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let options = &endpoint.shared.options;
-    let header_timeout = options.header_read_timeout;
-    let connections = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let max_connections = endpoint.shared.options.max_connections;
+    let connections = Arc::new(Semaphore::new(max_connections.max(1)));
     let mut backoff = Backoff::default();
     tokio::pin!(shutdown);
     loop {
@@ -66,25 +65,48 @@ pub(super) async fn serve(
         let slot = ConnectionSlot(Arc::new((permit, endpoint.shared.live.connection())));
         let endpoint = endpoint.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |mut request| {
-                request.extensions_mut().insert(PeerAddr(peer));
-                request.extensions_mut().insert(slot.clone());
-                let shared = endpoint.shared.clone();
-                async move { Ok::<_, Infallible>(shared.handle(request).await) }
-            });
-            let mut http = hyper::server::conn::http1::Builder::new();
-            http.timer(TokioTimer::new())
-                .header_read_timeout(header_timeout);
-            // A connection error concerns that connection only.
-            let _ = http
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades()
-                .await;
+            #[cfg(feature = "tls")]
+            if let Some(config) = endpoint.shared.options.tls.clone() {
+                // The handshake is bounded like a request head: a client that starts one and
+                // goes quiet must not hold its connection slot.
+                let handshake = tokio_rustls::TlsAcceptor::from(config).accept(stream);
+                let secured = match endpoint.shared.options.header_read_timeout {
+                    Some(limit) => tokio::time::timeout(limit, handshake).await.ok(),
+                    None => Some(handshake.await),
+                };
+                if let Some(Ok(stream)) = secured {
+                    connection(stream, endpoint, peer, slot).await;
+                }
+                return;
+            }
+            connection(stream, endpoint, peer, slot).await;
         });
     }
     drop(listener);
     endpoint.shutdown().await;
     Ok(())
+}
+
+/// Serves HTTP/1 with upgrades on one connection (plain or TLS) until it ends.
+async fn connection<I>(io: I, endpoint: Endpoint, peer: std::net::SocketAddr, slot: ConnectionSlot)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let header_timeout = endpoint.shared.options.header_read_timeout;
+    let service = hyper::service::service_fn(move |mut request| {
+        request.extensions_mut().insert(PeerAddr(peer));
+        request.extensions_mut().insert(slot.clone());
+        let shared = endpoint.shared.clone();
+        async move { Ok::<_, Infallible>(shared.handle(request).await) }
+    });
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    // A connection error concerns that connection only.
+    let _ = http
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades()
+        .await;
 }
 
 /// How long to pause after a failed `accept`.

@@ -114,6 +114,29 @@ pub struct ServerOptions {
     /// 64 KiB or more waits for room before its session parses it (see [`DecodeBudget`]), so
     /// many sessions sending large frames at once cannot exhaust memory together.
     pub max_decoding_bytes: usize,
+    /// Terminates TLS with this configuration (feature `tls`): `wss://` and `https://` on the
+    /// listener. The handshake is bounded by [`ServerOptions::header_read_timeout`]. Serves
+    /// HTTP/1.1 only: leave the configuration's ALPN protocols empty or `http/1.1`. Only when
+    /// tether accepts the connections (in a router, TLS is the HTTP server's business).
+    ///
+    /// ```no_run
+    /// # fn demo(certs: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// #         key: rustls::pki_types::PrivateKeyDer<'static>) -> Result<(), rustls::Error> {
+    /// use std::sync::Arc;
+    /// let provider = Arc::new(rustls::crypto::ring::default_provider());
+    /// let tls = rustls::ServerConfig::builder_with_provider(provider)
+    ///     .with_safe_default_protocol_versions()?
+    ///     .with_no_client_auth()
+    ///     .with_single_cert(certs, key)?;
+    /// let options = tether::server::ServerOptions {
+    ///     tls: Some(Arc::new(tls)),
+    ///     ..Default::default()
+    /// };
+    /// # drop(options); Ok(()) }
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for ServerOptions {
@@ -132,6 +155,8 @@ impl Default for ServerOptions {
             upgrade_timeout: Duration::from_secs(10),
             keepalive: Some(Keepalive::default()),
             max_decoding_bytes: 256 * 1024 * 1024,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
