@@ -24,6 +24,7 @@
 //! # }
 //! ```
 
+use std::cell::OnceCell;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
@@ -32,7 +33,14 @@ use crate::rt::TaskSink;
 use crate::rt::{report_uncaught, Panicked};
 
 tokio::task_local! {
-    static CURRENT: CallContext;
+    static CURRENT: Slot;
+}
+
+/// Where the running call's context lives. Most calls never ask for theirs (nor create a stub,
+/// which keeps it), so it is made on first use: a call that needs none costs no allocation.
+struct Slot {
+    background: Arc<dyn TaskSink>,
+    context: OnceCell<CallContext>,
 }
 
 /// The execution context of one incoming call. Cloning shares it.
@@ -49,7 +57,7 @@ struct Inner {
 }
 
 impl CallContext {
-    pub(crate) fn new(background: Arc<dyn TaskSink>) -> Self {
+    fn new(background: Arc<dyn TaskSink>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 cleanups: Mutex::new(Vec::new()),
@@ -60,12 +68,25 @@ impl CallContext {
 
     /// The context of the incoming call this task is handling, if any.
     pub fn current() -> Option<CallContext> {
-        CURRENT.try_with(CallContext::clone).ok()
+        CURRENT
+            .try_with(|slot| {
+                let made = || CallContext::new(slot.background.clone());
+                slot.context.get_or_init(made).clone()
+            })
+            .ok()
     }
 
-    /// Runs `future` inside this context (it is what `current` returns there).
-    pub(crate) fn scope<F: Future>(self, future: F) -> impl Future<Output = F::Output> {
-        CURRENT.scope(self, future)
+    /// Runs `future` as a new incoming call, in a context of its own (what `current` returns
+    /// there), whose background work goes to `background`.
+    pub(crate) fn scope<F: Future>(
+        background: Arc<dyn TaskSink>,
+        future: F,
+    ) -> impl Future<Output = F::Output> {
+        let slot = Slot {
+            background,
+            context: OnceCell::new(),
+        };
+        CURRENT.scope(slot, future)
     }
 
     /// Keeps `work` running after the call has returned, and the context open until it is done

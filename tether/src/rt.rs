@@ -41,11 +41,22 @@ pub(crate) fn spawn(task: BoxFuture<'static, ()>) {
 /// whoever runs it polls it again with a real waker, which re-registers interest. A panic in
 /// that first poll goes to the uncaught-error hook.
 pub(crate) fn start(mut task: BoxFuture<'static, ()>, rest: impl FnOnce(BoxFuture<'static, ()>)) {
+    if let Some(Poll::Pending) = poll_once(&mut task, "task") {
+        rest(task);
+    }
+}
+
+/// Polls `future` once right here, with the same no-op waker as [`start`] (whoever polls a
+/// pending future next must use a real waker). A panic goes to the uncaught-error hook, naming
+/// `context`, and gives `None`.
+pub(crate) fn poll_once<T>(future: &mut BoxFuture<'static, T>, context: &str) -> Option<Poll<T>> {
     let mut cx = Context::from_waker(Waker::noop());
-    match std::panic::catch_unwind(AssertUnwindSafe(|| task.as_mut().poll(&mut cx))) {
-        Ok(Poll::Ready(())) => {}
-        Ok(Poll::Pending) => rest(task),
-        Err(panic) => report_uncaught(&Panicked::new("task", panic.as_ref())),
+    match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx))) {
+        Ok(poll) => Some(poll),
+        Err(panic) => {
+            report_uncaught(&Panicked::new(context, panic.as_ref()));
+            None
+        }
     }
 }
 

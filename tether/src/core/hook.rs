@@ -19,6 +19,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::Poll;
 
 use futures_util::FutureExt;
 
@@ -30,7 +31,7 @@ use crate::context::CallContext;
 use crate::core::error::{ErrorKind, RpcError, RpcResult};
 use crate::core::stub::{RpcPromise, Stub};
 use crate::core::target::{panic_error, report_uncaught, Lineage, Target};
-use crate::core::value::{PathKey, Value};
+use crate::core::value::{Name, PathKey, Value};
 use crate::rt::{BoxFuture, TaskSink};
 
 /// A callback run when a reference breaks.
@@ -215,7 +216,7 @@ fn join(path: &[PathKey]) -> String {
 
 fn local_call(lineage: &Arc<Lineage>, path: &[PathKey], args: Vec<Value>, sp: &Spawner) -> Hook {
     match path {
-        [] => start_call(lineage.clone(), String::new(), args, sp),
+        [] => start_call(lineage.clone(), Name::from(""), args, sp),
         [PathKey::Name(method)] if !is_forbidden_name(method) => {
             start_call(lineage.clone(), method.clone(), args, sp)
         }
@@ -243,23 +244,28 @@ fn local_get(target: &Arc<dyn Target>, path: &[PathKey], sp: &Spawner) -> Hook {
 /// Starts `target.call(method, args)` once its promise arguments have resolved (rule P2). A call
 /// from a peer runs in a new execution context (rule L9); the lineage is held until the call
 /// returns, so a context that created the target lasts at least that long.
-fn start_call(lineage: Arc<Lineage>, method: String, args: Vec<Value>, sp: &Spawner) -> Hook {
+fn start_call(lineage: Arc<Lineage>, method: Name, args: Vec<Value>, sp: &Spawner) -> Hook {
     let work = async move {
-        let args = substitute(Value::Array(args)).await?;
-        let Value::Array(args) = args else {
-            return Err(RpcError::error(
-                "argument substitution lost the argument list",
-            ));
+        let args = if args.iter().any(contains_promise) {
+            match substitute(Value::Array(args)).await? {
+                Value::Array(args) => args,
+                _ => {
+                    let lost = "argument substitution lost the argument list";
+                    return Err(RpcError::error(lost));
+                }
+            }
+        } else {
+            args
         };
         guard_panics(&method, lineage.target.call(&method, args)).await
     };
     match sp {
-        Spawner::Session(sink) => run_on_cell(sp, CallContext::new(sink.clone()).scope(work)),
+        Spawner::Session(sink) => run_on_cell(sp, CallContext::scope(sink.clone(), work)),
         Spawner::Runtime => run_on_cell(sp, work),
     }
 }
 
-fn start_get(target: Arc<dyn Target>, name: String, sp: &Spawner) -> Hook {
+fn start_get(target: Arc<dyn Target>, name: Name, sp: &Spawner) -> Hook {
     run_on_cell(
         sp,
         async move { guard_panics(&name, target.get(&name)).await },
@@ -279,21 +285,27 @@ async fn guard_panics(member: &str, fut: BoxFuture<'_, RpcResult>) -> RpcResult 
 }
 
 /// Runs `work` (first poll in place) and returns a hook for its outcome: the outcome itself if
-/// it finished at once, else a pending promise.
+/// it finished at once (no promise cell, no task), else a pending promise that the rest of the
+/// work, spawned, settles.
 pub(crate) fn run_on_cell(
     sp: &Spawner,
     work: impl std::future::Future<Output = RpcResult> + Send + 'static,
 ) -> Hook {
-    let cell = PromiseCell::new();
-    let settle = promise::SettleGuard::new(cell.clone());
-    start(
-        Box::pin(async move {
-            let result = work.await;
-            settle.settle(Hook::from_result(result));
-        }),
-        sp,
-    );
-    cell.resolution().unwrap_or(Hook::Promise(cell))
+    let mut work: BoxFuture<'static, RpcResult> = Box::pin(work);
+    match crate::rt::poll_once(&mut work, "call") {
+        Some(Poll::Ready(result)) => Hook::from_result(result),
+        Some(Poll::Pending) => {
+            let cell = PromiseCell::new();
+            let settle = promise::SettleGuard::new(cell.clone());
+            sp.spawn(Box::pin(async move {
+                settle.settle(Hook::from_result(work.await));
+            }));
+            // Spawning polls nothing here, but a sink that is closed drops the task at once,
+            // which settles the cell (cancelled) before this returns.
+            cell.resolution().unwrap_or(Hook::Promise(cell))
+        }
+        None => Hook::Error(Arc::new(canceled())), // It panicked; the hook has been told.
+    }
 }
 
 /// The outcome of following a property path into a value.

@@ -277,7 +277,7 @@ fn call_hook(hook: &Hook, path: &[PathKey], args: Vec<Value>) -> RpcPromise {
 }
 
 fn name(s: &str) -> PathKey {
-    PathKey::Name(s.to_owned())
+    PathKey::Name(s.into())
 }
 
 fn describe(hook: &Hook) -> String {

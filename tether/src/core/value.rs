@@ -544,11 +544,49 @@ pub(crate) fn time_clip(ms: f64) -> f64 {
     }
 }
 
+/// A member name in a property path: shared, because a call hands its method name on to the
+/// handler's task and pipelined calls copy paths.
+pub(crate) type Name = std::sync::Arc<str>;
+
+/// A property path as a message names it: nearly always one or two keys, kept inline.
+pub(crate) type Path = smallvec::SmallVec<[PathKey; 2]>;
+
+/// The [`Name`] for `text`. A peer calls the same few members over and over, so recent short
+/// names are shared from a small per-thread cache instead of allocated per call. A pure cache:
+/// a miss allocates, as `Name::from` would, and replaces the oldest entry, so what it holds is
+/// bounded whatever names a peer sends.
+pub(crate) fn name(text: &str) -> Name {
+    const LONGEST: usize = 32;
+    const SLOTS: usize = 32;
+    thread_local! {
+        static RECENT: std::cell::RefCell<(Vec<Name>, usize)> =
+            const { std::cell::RefCell::new((Vec::new(), 0)) };
+    }
+    if text.len() > LONGEST {
+        return Name::from(text);
+    }
+    let cached = RECENT.try_with(|recent| {
+        let (names, oldest) = &mut *recent.borrow_mut();
+        if let Some(found) = names.iter().find(|name| &***name == text) {
+            return found.clone();
+        }
+        let made = Name::from(text);
+        if names.len() < SLOTS {
+            names.push(made.clone());
+        } else {
+            names[*oldest] = made.clone();
+            *oldest = (*oldest + 1) % SLOTS;
+        }
+        made
+    });
+    cached.unwrap_or_else(|_| Name::from(text)) // The thread is exiting.
+}
+
 /// One step of a property path: a property name or an array index.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum PathKey {
     /// A property name.
-    Name(String),
+    Name(Name),
     /// An array index (non-negative integer).
     Index(u64),
 }
@@ -557,7 +595,7 @@ impl PathKey {
     /// Renders the key as JavaScript would in a joined path.
     pub(crate) fn as_display(&self) -> String {
         match self {
-            PathKey::Name(n) => n.clone(),
+            PathKey::Name(n) => n.to_string(),
             PathKey::Index(i) => i.to_string(),
         }
     }
@@ -565,7 +603,7 @@ impl PathKey {
 
 impl From<&str> for PathKey {
     fn from(s: &str) -> Self {
-        PathKey::Name(s.to_owned())
+        PathKey::Name(Name::from(s))
     }
 }
 

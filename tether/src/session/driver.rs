@@ -98,6 +98,10 @@ pub(super) struct Core {
     pub(super) imports: ImportTable,
     pub(super) exports: ExportTable,
     pub(super) outbox: Vec<String>,
+    /// The outbox's spare storage: the messages of the last write left it empty but allocated.
+    spare_outbox: Vec<String>,
+    /// Scratch space every message is encoded in (see [`wire::encode_reusing`]).
+    pub(super) encode_buffer: String,
     /// The outbox holds a message something waits for (anything but a release).
     pub(super) urgent: bool,
     pub(super) options: SessionOptions,
@@ -142,6 +146,8 @@ impl Core {
             imports,
             exports: ExportTable::new(main),
             outbox: Vec::new(),
+            spare_outbox: Vec::new(),
+            encode_buffer: String::new(),
             urgent: false,
             encode_options: EncodeOptions {
                 expose_stacks: options.expose_stacks,
@@ -444,6 +450,10 @@ impl Drop for DropGuard {
 /// wake-up and a read per call.
 const RELEASE_LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 
+/// The outbox's storage is kept between writes (so a turn's messages cost no allocation to
+/// queue) up to this many slots; a larger burst's storage is freed.
+const MAX_SPARE_OUTBOX: usize = 256;
+
 /// Completes at `linger`, if set; never otherwise.
 async fn sleep_until_linger(linger: Option<tokio::time::Instant>) {
     match linger {
@@ -515,17 +525,23 @@ async fn drive<T: Transport>(
         } else {
             linger = None;
             core.urgent = false;
-            let outbox = std::mem::take(&mut core.outbox);
+            let mut outbox =
+                std::mem::replace(&mut core.outbox, std::mem::take(&mut core.spare_outbox));
             for text in &outbox {
                 core.stats.sent(text.len());
             }
             let write = async {
-                for text in outbox {
+                for text in outbox.drain(..) {
                     sink.feed(Outgoing::Message(text)).await?;
                 }
                 sink.flush().await
             };
-            match within(core.options.write_timeout, write).await {
+            let written = within(core.options.write_timeout, write).await;
+            outbox.clear();
+            if outbox.capacity() <= MAX_SPARE_OUTBOX {
+                core.spare_outbox = outbox; // An idle session does not keep a burst's storage.
+            }
+            match written {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => core.end(Ending::transport_failed(&e)),
                 Err(()) => core.end(Ending::stuck(core.options.write_timeout)),

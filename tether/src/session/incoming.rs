@@ -230,7 +230,7 @@ impl Importer for Refs<'_> {
     fn reference(
         &mut self,
         id: i64,
-        path: Vec<PathKey>,
+        path: &[PathKey],
         args: Option<Vec<Value>>,
         promise: bool,
     ) -> Result<Value, RpcError> {
@@ -255,11 +255,11 @@ impl Importer for Refs<'_> {
             }
             *self.calls_left -= 1;
             if let Some(slot) = self.traced_call.as_deref_mut() {
-                *slot = Some((id, trace::member(&path)));
+                *slot = Some((id, trace::member(path)));
             }
         }
         let spawner = Spawner::Session(self.link.clone());
-        Ok(hook.reference(&path, args, promise, &spawner))
+        Ok(hook.reference(path, args, promise, &spawner))
     }
 
     fn import_stub(&mut self, id: i64) -> Result<Value, RpcError> {

@@ -109,7 +109,7 @@ impl Core {
             ))));
             return;
         };
-        let encoded = self.encode_with(|exporter| {
+        let encoded = self.encode_with(|exporter, buffer| {
             let captures: Vec<WireRef> = recording
                 .captures
                 .iter()
@@ -121,7 +121,7 @@ impl Core {
                 captures: &captures,
                 program: &recording.program,
             };
-            wire::encode(&message, exporter, &EncodeOptions::default())
+            wire::encode_reusing(&message, exporter, &EncodeOptions::default(), buffer)
         });
         match encoded {
             Ok(text) => {
@@ -168,7 +168,10 @@ impl Core {
 
     /// Sends a message that holds no stubs.
     pub(super) fn send_plain(&mut self, message: &OutMessage<'_>) {
-        if let Ok(text) = wire::encode(message, &mut NoExports, &self.encode_options) {
+        let options = &self.encode_options;
+        if let Ok(text) =
+            wire::encode_reusing(message, &mut NoExports, options, &mut self.encode_buffer)
+        {
             // A release waits for no answer: it may ride with the next message (see `run`).
             let urgent = !matches!(message, OutMessage::Release(..));
             self.queue(text, urgent);
@@ -187,17 +190,19 @@ impl Core {
         // capnweb turns an `["import", id]` in a resolution into a thenable that cannot be
         // awaited: give the peer's own stubs back as new exports (proxies) there instead.
         let proxy_peer_stubs = matches!(message, OutMessage::Resolve(..));
-        self.encode_with(|exporter| {
+        self.encode_with(|exporter, buffer| {
             exporter.proxy_peer_stubs = proxy_peer_stubs;
-            wire::encode(message, exporter, &options)
+            wire::encode_reusing(message, exporter, &options, buffer)
         })
     }
 
-    /// Runs `write` with an exporter; on failure, the exports it made are undone.
+    /// Runs `write` with an exporter and the session's encode buffer; on failure, the exports
+    /// it made are undone.
     fn encode_with(
         &mut self,
-        write: impl FnOnce(&mut Exporting<'_>) -> Result<String, RpcError>,
+        write: impl FnOnce(&mut Exporting<'_>, &mut String) -> Result<String, RpcError>,
     ) -> Result<String, RpcError> {
+        let mut buffer = std::mem::take(&mut self.encode_buffer);
         let mut exporter = Exporting {
             exports: &mut self.exports,
             link: &self.link,
@@ -207,13 +212,14 @@ impl Core {
             next_pipe_id: self.imports.next_push_id(),
             pipes: Vec::new(),
         };
-        let encoded = write(&mut exporter);
+        let encoded = write(&mut exporter, &mut buffer);
         let Exporting {
             introduced,
             to_resolve,
             pipes,
             ..
         } = exporter;
+        self.encode_buffer = buffer;
         match encoded {
             Ok(text) => {
                 for source in pipes {

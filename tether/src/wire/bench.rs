@@ -21,7 +21,7 @@ impl Importer for NullImporter {
     fn reference(
         &mut self,
         _: i64,
-        _: Vec<PathKey>,
+        _: &[PathKey],
         _: Option<Vec<Value>>,
         _: bool,
     ) -> Result<Value, RpcError> {

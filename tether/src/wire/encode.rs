@@ -24,9 +24,10 @@ pub(super) fn encode(
     msg: &OutMessage<'_>,
     exporter: &mut dyn Exporter,
     options: &EncodeOptions,
+    out: String,
 ) -> Result<String, RpcError> {
     let mut enc = Encoder {
-        out: String::with_capacity(64),
+        out,
         exporter,
         options,
         // As in capnweb, rejections and aborts never carry stubs: a property holding one is

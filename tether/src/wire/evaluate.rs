@@ -19,7 +19,9 @@ use crate::core::fetch::{Blob, Body, FetchInit, Headers, Request, Response, Stat
 use crate::core::limits::bigint_length_error;
 use crate::core::map::program::Capture;
 use crate::core::stream::WritableStream;
-use crate::core::value::{is_prototype_key, time_clip, Bytes, BytesKind, Object, PathKey, Value};
+use crate::core::value::{
+    is_prototype_key, name, time_clip, Bytes, BytesKind, Object, Path, PathKey, Value,
+};
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
@@ -80,7 +82,7 @@ pub(super) enum Form<'a> {
     /// `["import" | "pipeline", id, path?, args?]`; `args` still to evaluate.
     Reference {
         id: i64,
-        path: Vec<PathKey>,
+        path: Path,
         args: Option<Vec<Node<'a>>>,
         promise: bool,
     },
@@ -89,7 +91,7 @@ pub(super) enum Form<'a> {
     /// `["remap", id, path, captures, instructions]`.
     Remap {
         id: i64,
-        path: Vec<PathKey>,
+        path: Path,
         captures: Vec<Capture>,
         instructions: Vec<Node<'a>>,
     },
@@ -296,7 +298,7 @@ impl Evaluator<'_> {
                     Some(args) => Some(self.eval_elements(args, depth)?),
                     None => None,
                 };
-                self.importer.reference(id, path, args, promise)
+                self.importer.reference(id, &path, args, promise)
             }
             Form::Introduce { id, promise: true } => self.importer.import_promise(id),
             Form::Introduce { id, promise: false } => self.importer.import_stub(id),
@@ -307,7 +309,7 @@ impl Evaluator<'_> {
                 instructions,
             } => {
                 let program = decode_program(instructions, self.limits);
-                self.importer.remap(id, path, captures, program)
+                self.importer.remap(id, path.into_vec(), captures, program)
             }
             Form::Readable(id) => self.importer.readable(id),
             Form::Writable(id) => match self.importer.import_stub(id)? {
@@ -538,7 +540,7 @@ fn reference<'a>(items: &mut [Node<'a>], promise: bool) -> Result<Option<Form<'a
     };
     let id = as_id(id_json).ok_or_else(|| no_such_entry(id_json));
     let path = match items.get(2) {
-        None => Vec::new(),
+        None => Path::new(),
         Some(path) => match path_keys(path) {
             Some(path) => path,
             None => return Ok(None),
@@ -600,17 +602,17 @@ fn capture(json: &Node<'_>) -> Result<Capture, RpcError> {
 
 /// A property path: an array of strings and numbers. Non-negative integers are indexes; other
 /// numbers become the property name JavaScript would use (`1.5` → `"1.5"`).
-fn path_keys(json: &Node<'_>) -> Option<Vec<PathKey>> {
+fn path_keys(json: &Node<'_>) -> Option<Path> {
     let Node::Array(parts) = json else {
         return None;
     };
     parts
         .iter()
         .map(|part| match part {
-            Node::String(s) => Some(PathKey::Name(s.as_ref().to_owned())),
+            Node::String(s) => Some(PathKey::Name(name(s))),
             Node::Number(n) => Some(match as_id(part) {
                 Some(i) if i >= 0 => PathKey::Index(i.unsigned_abs()),
-                _ => PathKey::Name(number_to_string(*n)),
+                _ => PathKey::Name(number_to_string(*n).into()),
             }),
             _ => None,
         })

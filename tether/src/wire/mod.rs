@@ -71,7 +71,7 @@ pub(crate) trait Importer {
     fn reference(
         &mut self,
         id: i64,
-        path: Vec<PathKey>,
+        path: &[PathKey],
         args: Option<Vec<Value>>,
         promise: bool,
     ) -> Result<Value, RpcError>;
@@ -176,5 +176,30 @@ pub(crate) fn encode(
     exporter: &mut dyn Exporter,
     options: &EncodeOptions,
 ) -> Result<String, RpcError> {
-    encode::encode(msg, exporter, options)
+    encode::encode(msg, exporter, options, String::with_capacity(64))
+}
+
+/// Messages up to this size are encoded in a session's reused buffer and copied out at their
+/// exact size (see [`encode_reusing`]); larger ones take the buffer with them.
+const REUSED_BUFFER: usize = 16 * 1024;
+
+/// [`encode`] through `buffer`, a session's scratch space, so a message costs one allocation of
+/// exactly its size: no growth steps while it is written, and a text whose capacity is its
+/// length, which a WebSocket frame then holds without another allocation. A message larger
+/// than [`REUSED_BUFFER`] leaves in the buffer itself, so a session never keeps a large one.
+pub(crate) fn encode_reusing(
+    msg: &OutMessage<'_>,
+    exporter: &mut dyn Exporter,
+    options: &EncodeOptions,
+    buffer: &mut String,
+) -> Result<String, RpcError> {
+    buffer.clear();
+    let mut out = encode::encode(msg, exporter, options, std::mem::take(buffer))?;
+    if out.len() > REUSED_BUFFER {
+        return Ok(out);
+    }
+    let text = out.as_str().to_owned();
+    out.clear();
+    *buffer = out;
+    Ok(text)
 }

@@ -145,7 +145,7 @@ fn special(form: Form<'_>, depth: usize, limits: &Limits) -> Expr {
             promise,
         } => Expr::Ref(Box::new(Ref {
             id,
-            path,
+            path: path.into_vec(),
             args: args.map(|args| elements(args, depth, limits)),
             promise,
         })),
@@ -165,7 +165,7 @@ fn special(form: Form<'_>, depth: usize, limits: &Limits) -> Expr {
             instructions,
         } => Expr::Remap(Box::new(Remap {
             id,
-            path,
+            path: path.into_vec(),
             captures,
             program: Arc::new(decode_program(instructions, limits)),
         })),

@@ -544,7 +544,7 @@ impl<T> WritableStream<T> {
 
     /// Sends `method(args)` on the writable as a stream operation.
     fn operation(&self, method: &str, args: Vec<Value>) -> BoxFuture<'static, RpcResult<()>> {
-        let path = [PathKey::Name(method.to_owned())];
+        let path = [PathKey::Name(method.into())];
         let result = match &self.stub.hook {
             Hook::Import(import) => import.send_stream(&path, args),
             other => other.call(&path, args, &Spawner::Runtime),

@@ -70,10 +70,11 @@ impl Importer for RecordingImporter {
     fn reference(
         &mut self,
         id: i64,
-        path: Vec<PathKey>,
+        path: &[PathKey],
         args: Option<Vec<Value>>,
         promise: bool,
     ) -> Result<Value, RpcError> {
+        let path = path.to_vec();
         if id == 999 {
             return Err(no_such_entry(id));
         }
