@@ -24,10 +24,10 @@
 //! # }
 //! ```
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use crate::rt::TaskSink;
 use crate::rt::{report_uncaught, Panicked};
@@ -36,11 +36,46 @@ tokio::task_local! {
     static CURRENT: Slot;
 }
 
-/// Where the running call's context lives. Most calls never ask for theirs (nor create a stub,
-/// which keeps it), so it is made on first use: a call that needs none costs no allocation.
+/// Where the running call's context lives. Most calls never ask for theirs, so it is made on
+/// first use: a call that needs none costs no allocation, and a stub it creates holds nothing
+/// until then.
 struct Slot {
     background: Arc<dyn TaskSink>,
     context: OnceCell<CallContext>,
+    /// What was created in this call before its context existed (stubs' lineages): if the
+    /// context is made later in the call, each that is still alive keeps it.
+    holders: RefCell<Vec<Weak<dyn HoldsContext>>>,
+}
+
+/// Something created during a call that keeps the call's context while it lives.
+pub(crate) trait HoldsContext: Send + Sync {
+    /// Where it keeps the context.
+    fn hold(&self) -> &ContextHold;
+}
+
+/// Where something created during a call keeps that call's context (rule L9: the context lasts
+/// while it does). Filled at once if the context exists, or when it is made later in the same
+/// call; a context nobody asked for by the end of the call can never be observed, so it is
+/// never made.
+#[derive(Default)]
+pub(crate) struct ContextHold(OnceLock<CallContext>);
+
+impl ContextHold {
+    /// Makes `holder`, just created, keep the running call's context: at once if it exists,
+    /// else if it is made later in this call. Outside an incoming call, nothing.
+    pub(crate) fn attach<H: HoldsContext + 'static>(holder: &Arc<H>) {
+        let _ = CURRENT.try_with(|slot| match slot.context.get() {
+            Some(context) => {
+                let _ = holder.hold().0.set(context.clone());
+            }
+            None => {
+                let weak: Weak<H> = Arc::downgrade(holder);
+                slot.holders
+                    .borrow_mut()
+                    .push(weak as Weak<dyn HoldsContext>);
+            }
+        });
+    }
 }
 
 /// The execution context of one incoming call. Cloning shares it.
@@ -70,8 +105,18 @@ impl CallContext {
     pub fn current() -> Option<CallContext> {
         CURRENT
             .try_with(|slot| {
-                let made = || CallContext::new(slot.background.clone());
-                slot.context.get_or_init(made).clone()
+                if let Some(context) = slot.context.get() {
+                    return context.clone();
+                }
+                let context = slot
+                    .context
+                    .get_or_init(|| CallContext::new(slot.background.clone()));
+                for holder in slot.holders.take() {
+                    if let Some(holder) = holder.upgrade() {
+                        let _ = holder.hold().0.set(context.clone());
+                    }
+                }
+                context.clone()
             })
             .ok()
     }
@@ -85,6 +130,7 @@ impl CallContext {
         let slot = Slot {
             background,
             context: OnceCell::new(),
+            holders: RefCell::new(Vec::new()),
         };
         CURRENT.scope(slot, future)
     }

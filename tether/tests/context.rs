@@ -100,6 +100,67 @@ async fn l9_a_stub_passed_out_extends_the_context_until_it_is_released() {
     .await;
 }
 
+/// Asks for its context only after creating the stub it returns (the context is made lazily,
+/// so the stub must still keep it), or after dropping the one it made.
+struct AsksLate(Arc<Counters>);
+
+impl Target for AsksLate {
+    fn call<'a>(&'a self, method: &'a str, _args: Vec<Value>) -> BoxFuture<'a, RpcResult> {
+        Box::pin(async move {
+            let stub = Stub::new(Counter(std::sync::Mutex::new(0.0)));
+            let keep = match method {
+                "stubThenContext" => true,
+                "droppedStubThenContext" => false,
+                _ => return Err(RpcError::not_a_function(method)),
+            };
+            if !keep {
+                drop(stub.clone());
+            }
+            let ctx = CallContext::current().ok_or_else(|| RpcError::error("no context"))?;
+            let counters = self.0.clone();
+            ctx.defer(move || {
+                counters.ended.fetch_add(1, Ordering::SeqCst);
+            });
+            Ok(if keep { stub.into() } else { Value::Null })
+        })
+    }
+}
+
+#[tokio::test]
+async fn l9_a_stub_made_before_the_context_was_asked_for_still_extends_it() {
+    let counters = Arc::new(Counters::default());
+    let conn = connect(Stub::new(AsksLate(counters.clone())));
+    let stub = conn
+        .api
+        .call("stubThenContext", vec![])
+        .await
+        .unwrap()
+        .into_stub()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert_eq!(
+        counters.ended.load(Ordering::SeqCst),
+        0,
+        "alive while the stub is held"
+    );
+    drop(stub);
+    wait_until("the context ended", || {
+        counters.ended.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    // A stub dropped before the context was made does not hold it: it ends with the handler.
+    assert!(conn
+        .api
+        .call("droppedStubThenContext", vec![])
+        .await
+        .unwrap()
+        .is_nullish());
+    wait_until("the second context ended", || {
+        counters.ended.load(Ordering::SeqCst) == 2
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn l9_wait_until_keeps_work_running_past_the_response_and_past_a_disconnect() {
     let (main, counters) = service();

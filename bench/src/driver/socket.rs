@@ -185,10 +185,13 @@ impl RpcConnection {
             inner: WebSocketTransport::new(socket),
             frames: frames.clone(),
         };
-        let options = SessionOptions {
+        let mut options = SessionOptions {
             close_when_main_dropped: true,
             ..SessionOptions::default()
         };
+        // The `stubs` workload holds 100,000 counters, the default import quota (the server
+        // raises its export quota likewise).
+        options.quotas.max_imports = 1_000_000;
         let (api, session) = RpcSession::spawn(transport, None, options);
         Ok(Self {
             api,

@@ -50,11 +50,13 @@ impl Stub {
     /// Starts a new lineage for a shared target. Each call makes a separate lineage, so the
     /// target's disposer runs once per call of this function, when that lineage ends.
     pub fn from_arc(target: Arc<dyn Target>) -> Self {
+        let lineage = Arc::new(Lineage {
+            target,
+            context: Default::default(),
+        });
+        crate::context::ContextHold::attach(&lineage);
         Stub {
-            hook: Hook::Local(Arc::new(Lineage {
-                target,
-                _context: crate::context::CallContext::current(),
-            })),
+            hook: Hook::Local(lineage),
         }
     }
 

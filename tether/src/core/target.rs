@@ -82,7 +82,13 @@ where
 pub(crate) struct Lineage {
     pub(crate) target: Arc<dyn Target>,
     /// The execution context that created this lineage, kept alive until it ends (rule L9).
-    pub(crate) _context: Option<crate::context::CallContext>,
+    pub(crate) context: crate::context::ContextHold,
+}
+
+impl crate::context::HoldsContext for Lineage {
+    fn hold(&self) -> &crate::context::ContextHold {
+        &self.context
+    }
 }
 
 impl Drop for Lineage {

@@ -15,22 +15,28 @@ use crate::core::hook::Hook;
 use crate::core::stream::ReadableStream;
 use crate::session::ids::IdMap;
 
+/// One export. Kept small (24 bytes): a session may hold many thousands.
 pub(crate) struct ExportEntry {
     pub(crate) hook: Hook,
-    pub(crate) refcount: u64,
+    /// Introductions not yet released. Every export gets its own id, so this starts at one and
+    /// only goes down.
+    pub(crate) refcount: u32,
     /// The peer asked for (or is owed) the resolution.
     pub(crate) pulled: bool,
     /// Released by us after the resolution is sent (`stream` messages).
     pub(crate) auto_release: bool,
-    /// For a pipe the peer made: its readable end, until a `["readable", id]` takes it.
-    pub(crate) pipe_readable: Option<ReadableStream>,
     /// The entry is a pipe the peer made.
     pub(crate) pipe: bool,
 }
 
+/// Tables at least this large give memory back once three quarters of their entries are gone.
+const SHRINK_FROM: usize = 1024;
+
 #[derive(Default)]
 pub(crate) struct ExportTable {
     entries: IdMap<ExportEntry>,
+    /// For a pipe the peer made: its readable end, until a `["readable", id]` takes it.
+    pipe_readables: IdMap<ReadableStream>,
     last_negative: i64,
     last_answer: i64,
     /// Answers (positive ids) still live whose resolution nobody asked for yet.
@@ -60,9 +66,9 @@ impl ExportTable {
         self.last_answer += 1;
         let mut e = entry(writer);
         e.pulled = true;
-        e.pipe_readable = Some(readable);
         e.pipe = true;
         self.entries.insert(self.last_answer, e);
+        self.pipe_readables.insert(self.last_answer, readable);
         self.pipes += 1;
         self.last_answer
     }
@@ -74,15 +80,12 @@ impl ExportTable {
 
     /// Takes the readable end of pipe `id`, once; capnweb's error otherwise.
     pub(crate) fn take_pipe_readable(&mut self, id: i64) -> Result<ReadableStream, RpcError> {
-        self.entries
-            .get_mut(&id)
-            .and_then(|e| e.pipe_readable.take())
-            .ok_or_else(|| {
-                RpcError::protocol(
-                    "Error",
-                    format!("Export {id} is not a pipe or its readable end was already consumed."),
-                )
-            })
+        self.pipe_readables.remove(&id).ok_or_else(|| {
+            RpcError::protocol(
+                "Error",
+                format!("Export {id} is not a pipe or its readable end was already consumed."),
+            )
+        })
     }
 
     /// Marks `id` as pulled (its resolution is owed); `false` if it already was. An unknown id
@@ -148,30 +151,40 @@ impl ExportTable {
         let Some(entry) = self.entries.get_mut(&id) else {
             return Err(no_such_export(id));
         };
-        if entry.refcount < count {
-            return Err(RpcError::protocol(
-                "Error",
-                format!("refcount would go negative: {} < {count}", entry.refcount),
-            ));
-        }
-        entry.refcount -= count;
-        if entry.refcount > 0 {
+        let left = u64::from(entry.refcount)
+            .checked_sub(count)
+            .ok_or_else(|| {
+                RpcError::protocol(
+                    "Error",
+                    format!("refcount would go negative: {} < {count}", entry.refcount),
+                )
+            })?;
+        if left > 0 {
+            entry.refcount = u32::try_from(left).unwrap_or(entry.refcount); // `left` < `refcount`
             return Ok(None);
         }
-        let removed = self.entries.remove(&id);
-        if id > 0 && removed.as_ref().is_some_and(|e| !e.pulled) {
+        let Some(removed) = self.entries.remove(&id) else {
+            return Ok(None);
+        };
+        if id > 0 && !removed.pulled {
             self.unpulled -= 1;
         }
-        if removed.as_ref().is_some_and(|e| e.pipe) {
+        if removed.pipe {
             self.pipes -= 1;
+            self.pipe_readables.remove(&id);
         }
-        Ok(removed.map(|e| e.hook))
+        let (len, capacity) = (self.entries.len(), self.entries.capacity());
+        if capacity >= SHRINK_FROM && len < capacity / 4 {
+            self.entries.shrink_to(len * 2);
+        }
+        Ok(Some(removed.hook))
     }
 
     /// Empties the table (the session is ending); the caller drops the hooks.
     pub(crate) fn drain(&mut self) -> Vec<Hook> {
         self.unpulled = 0;
         self.pipes = 0;
+        self.pipe_readables.clear();
         self.entries.drain().map(|(_, e)| e.hook).collect()
     }
 }
@@ -186,7 +199,6 @@ fn entry(hook: Hook) -> ExportEntry {
         refcount: 1,
         pulled: false,
         auto_release: false,
-        pipe_readable: None,
         pipe: false,
     }
 }
@@ -196,6 +208,31 @@ mod tests {
     use super::*;
     use crate::Stub;
     use std::sync::Arc;
+
+    #[test]
+    fn an_entry_stays_small() {
+        // Every live export costs this (plus the table's slack): a pipe's readable end, rare,
+        // lives in a side table.
+        assert!(std::mem::size_of::<ExportEntry>() <= 24);
+    }
+
+    #[test]
+    fn a_table_gives_memory_back_once_mostly_empty() {
+        let mut table = ExportTable::new(local());
+        let ids: Vec<i64> = (0..10_000).map(|_| table.export_stub(local())).collect();
+        let grown = table.entries.capacity();
+        for id in &ids[..9_000] {
+            assert!(table.release(*id, 1).expect("live").is_some());
+        }
+        assert!(
+            table.entries.capacity() < grown / 2,
+            "{grown} -> {}",
+            table.entries.capacity()
+        );
+        for id in &ids[9_000..] {
+            assert!(table.hook(*id).is_some(), "entry {id} lost by shrinking");
+        }
+    }
 
     fn local() -> Hook {
         Stub::from_fn(|_| async { Ok(crate::Value::Null) }).hook
