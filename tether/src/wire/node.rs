@@ -197,7 +197,9 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
-        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(1).clamp(1, 64));
+        // Room for a few keys at once: an object rarely has just one, and its parsed form lives
+        // only until it is evaluated (long arrays' elements are built one at a time).
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(4).clamp(4, 64));
         while let Some(Key(key)) = map.next_key()? {
             entries.push((key, map.next_value_seed(NodeSeed(self.0))?));
         }
