@@ -1,7 +1,7 @@
 // Starting the example binaries of the workspace (examples/*, demo/) for the Node tests.
 //
-// startExample(pkg, env): runs `cargo run -q -p <pkg>` from the repository root (building it if
-// needed) with PORT=0 and `env`, waits for the line it prints with its URL (`... listening on
+// startExample(pkg, env, args): runs `cargo run -q -p <pkg> -- <args>` from the repository root
+// (building it if needed) with PORT=0 and `env`, waits for the line it prints with its URL (`... listening on
 // http://127.0.0.1:PORT/...`), and returns { url, port, lines, stop() }.
 
 import { spawn } from "node:child_process";
@@ -12,8 +12,8 @@ export const ROOT = path.resolve(INTEROP_DIR, "..");
 /** The binary may compile first. */
 const START_TIMEOUT_MS = Number(process.env.TESTTARGET_START_TIMEOUT_MS || 10 * 60 * 1000);
 
-export async function startExample(pkg, env = {}) {
-  const child = spawn("cargo", ["run", "-q", "-p", pkg], {
+export async function startExample(pkg, env = {}, args = []) {
+  const child = spawn("cargo", ["run", "-q", "-p", pkg, "--", ...args], {
     cwd: ROOT,
     detached: true,
     env: { ...process.env, PORT: "0", ...env },
