@@ -18,8 +18,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
-import { INTEROP_DIR } from "./helpers.mjs";
-import { startExample } from "./examples-helpers.mjs";
+import { INTEROP_DIR, startExample } from "./helpers.mjs";
 import { HAVE_BROWSER, SKIP_BROWSER, launchBrowser } from "./browser.mjs";
 
 /** Waits in the page: generous, the machine may be busy. Nothing waits this long when it works. */

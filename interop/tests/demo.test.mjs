@@ -9,8 +9,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { INTEROP_DIR } from "./helpers.mjs";
-import { startExample } from "./examples-helpers.mjs";
+import { INTEROP_DIR, startExample } from "./helpers.mjs";
 import { HAVE_BROWSER, SKIP_BROWSER, launchBrowser } from "./browser.mjs";
 
 const OUTPUT_DIR = path.join(INTEROP_DIR, "test-output");
