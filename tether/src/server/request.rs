@@ -1,8 +1,9 @@
 //! One HTTP request: a WebSocket upgrade becomes a session, a `POST` becomes a batch, a CORS
 //! preflight is answered, anything else gets 405.
 //!
-//! Owns the per-request checks (upgrade headers, batch limits), when the factory is asked for
-//! the main object (before anything is read or upgraded), and the response headers. It does not
+//! Owns the per-request checks (upgrade headers, the `Origin` an allow-list refuses, batch
+//! limits), when the factory is asked for the main object (before anything is read or upgraded),
+//! the subprotocol an upgrade answers with, and the response headers. It does not
 //! look inside messages: the session does.
 
 use std::sync::Arc;
