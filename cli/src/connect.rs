@@ -1,11 +1,17 @@
-//! Connecting: the URL and `--header`s checked up front, then a session over a WebSocket
-//! (`ws://`) or an HTTP batch (`http://`, with `--batch`), traced if asked.
+//! Connecting: the URL, `--header`s and `--ca-cert` checked up front, then a session over a
+//! WebSocket (`ws://`, `wss://`) or an HTTP batch (`http://`, `https://`, with `--batch`), traced
+//! if asked.
 //!
 //! Owns the choice of transport and the wording of connection errors. Both transports are
 //! tether's own (`tether::client::websocket::transport`, `tether::client::http_batch::transport`,
 //! with the `--header`s in their `ConnectOptions`), wrapped in [`Traced`] and run with tether's
 //! public `RpcSession::spawn`.
 
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use tether::client::{http_batch, websocket, ConnectOptions};
 use tether::server::http::{HeaderName, HeaderValue, Uri};
 use tether::{RpcResult, RpcSession, SessionOptions, Stub};
@@ -29,6 +35,8 @@ pub(crate) struct Endpoint {
     url: String,
     mode: Mode,
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// The TLS settings when `--ca-cert` replaces the built-in roots.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// A live session.
@@ -51,30 +59,28 @@ impl Endpoint {
             .map_err(|e| CliError::Usage(format!("invalid URL {url:?}: {e}")))?;
         let scheme = uri.scheme_str().unwrap_or("");
         match (mode, scheme) {
-            (Mode::WebSocket, "ws") | (Mode::Batch, "http") => {}
-            (Mode::WebSocket, "http") => {
+            (Mode::WebSocket, "ws" | "wss") | (Mode::Batch, "http" | "https") => {}
+            (Mode::WebSocket, "http" | "https") => {
                 return Err(CliError::Usage(format!(
-                    "{url} is an HTTP URL: use --batch for HTTP batch, or a ws:// URL for a WebSocket"
+                    "{url} is an HTTP URL: use --batch for HTTP batch, or a ws:// (wss://) URL \
+                     for a WebSocket"
                 )))
             }
-            (Mode::Batch, "ws") => {
+            (Mode::Batch, "ws" | "wss") => {
                 return Err(CliError::Usage(format!(
-                    "--batch needs an http:// URL, not {url}"
-                )))
-            }
-            (_, "wss" | "https") => {
-                return Err(CliError::Usage(format!(
-                    "{url}: TLS (wss://, https://) is not supported by this build; use ws:// or http://"
+                    "--batch needs an http:// (https://) URL, not {url}"
                 )))
             }
             (_, "") => {
                 return Err(CliError::Usage(format!(
-                    "invalid URL {url:?}: expected ws://HOST:PORT/ (or http://… with --batch)"
+                    "invalid URL {url:?}: expected ws://HOST:PORT/ or wss://… (http://… or \
+                     https://… with --batch)"
                 )))
             }
             (_, other) => {
                 return Err(CliError::Usage(format!(
-                    "unsupported URL scheme {other:?} in {url}: expected ws:// (or http:// with --batch)"
+                    "unsupported URL scheme {other:?} in {url}: expected ws:// or wss:// \
+                     (http:// or https:// with --batch)"
                 )))
             }
         }
@@ -89,7 +95,33 @@ impl Endpoint {
             url: url.to_owned(),
             mode,
             headers,
+            tls: None,
         })
+    }
+
+    /// Trusts the certificate authorities in the PEM file `ca_cert` (`--ca-cert`) instead of
+    /// the built-in Mozilla roots, for `wss://` and `https://`.
+    pub(crate) fn trust(mut self, ca_cert: &Path) -> Result<Self, CliError> {
+        let bad = |why: String| CliError::Usage(format!("--ca-cert {}: {why}", ca_cert.display()));
+        let pem = std::fs::read(ca_cert).map_err(|e| bad(e.to_string()))?;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| bad(format!("not a PEM certificate file ({e})")))?;
+            roots
+                .add(cert)
+                .map_err(|e| bad(format!("not a CA certificate ({e})")))?;
+        }
+        if roots.is_empty() {
+            return Err(bad("no certificate in it".to_owned()));
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| bad(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        self.tls = Some(Arc::new(config));
+        Ok(self)
     }
 
     /// The transport this endpoint uses.
@@ -103,13 +135,16 @@ impl Endpoint {
             close_when_main_dropped: true,
             ..SessionOptions::default()
         };
-        let options = self
+        let mut options = self
             .headers
             .iter()
             .fold(ConnectOptions::default(), |options, (name, value)| {
                 options.header(name.clone(), value.clone())
             })
             .session(session.clone());
+        if let Some(tls) = &self.tls {
+            options = options.tls_config(tls.clone());
+        }
         let failure = FailureSlot::default();
         let task = match self.mode {
             Mode::WebSocket => {
@@ -192,10 +227,33 @@ mod tests {
     }
 
     #[test]
+    fn a_ca_cert_must_be_a_readable_pem_file_with_a_certificate() {
+        let endpoint = Endpoint::parse("wss://h:1/", Mode::WebSocket, &[]).expect("valid");
+        let dir = std::env::temp_dir().join(format!("tether-cli-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").expect("written");
+        for (path, expected) in [
+            (dir.join("missing.pem"), "No such file"),
+            (empty, "no certificate"),
+        ] {
+            match endpoint.clone().trust(&path) {
+                Err(CliError::Usage(m)) => assert!(m.contains(expected), "{m}"),
+                other => panic!("expected a usage error, got {other:?}"),
+            }
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
     fn urls_are_checked_before_connecting() {
         assert!(usage("ftp://x/", Mode::WebSocket).contains("unsupported URL scheme"));
         assert!(usage("http://x/", Mode::WebSocket).contains("use --batch"));
-        assert!(usage("ws://x/", Mode::Batch).contains("needs an http:// URL"));
+        assert!(usage("ws://x/", Mode::Batch).contains("needs an http://"));
+        assert!(usage("https://x/", Mode::WebSocket).contains("use --batch"));
+        assert!(usage("wss://x/", Mode::Batch).contains("needs an http://"));
+        assert!(Endpoint::parse("wss://h:1/", Mode::WebSocket, &[]).is_ok());
+        assert!(Endpoint::parse("https://h:1/", Mode::Batch, &[]).is_ok());
         assert!(usage("not a url", Mode::WebSocket).contains("invalid URL"));
         assert!(usage("localhost:8080", Mode::WebSocket).contains("URL"));
         let e = Endpoint::parse("http://127.0.0.1:9/rpc?x=1", Mode::Batch, &["A: b".into()])

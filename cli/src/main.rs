@@ -6,7 +6,7 @@
 //!
 //! Files: `main` (the command line), `call` and `repl` (the two commands), `parse` (the
 //! expression language), `eval` (expressions to calls), `render` (values to text), `connect`
-//! (URL checks, WebSocket), `batch` (the HTTP batch transport), `trace` (`--trace`), `error`
+//! (URL checks, TLS roots, WebSocket), `batch` (the HTTP batch transport), `trace` (`--trace`), `error`
 //! (errors and exit codes). See README.md for the language by example.
 
 mod call;
@@ -57,7 +57,8 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct ConnectionArgs {
-    /// Server URL: ws://HOST:PORT/PATH (WebSocket), or http://HOST:PORT/PATH with --batch.
+    /// Server URL: ws://HOST:PORT/PATH or wss://… (WebSocket), or http://HOST:PORT/PATH or
+    /// https://… with --batch.
     url: String,
     /// Use one HTTP batch (POST) instead of a WebSocket session.
     #[arg(long)]
@@ -65,6 +66,10 @@ struct ConnectionArgs {
     /// Extra request header for the WebSocket handshake or the batch POST (repeatable).
     #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
     headers: Vec<String>,
+    /// For wss:// and https://: trust the certificate authorities in this PEM file instead of
+    /// the built-in (Mozilla) roots, e.g. a private or test CA.
+    #[arg(long, value_name = "PATH")]
+    ca_cert: Option<std::path::PathBuf>,
     /// Print every frame both ways on stderr, decoded, with the time since start.
     #[arg(long)]
     trace: bool,
@@ -80,7 +85,11 @@ impl ConnectionArgs {
         } else {
             Mode::WebSocket
         };
-        Endpoint::parse(&self.url, mode, &self.headers)
+        let endpoint = Endpoint::parse(&self.url, mode, &self.headers)?;
+        match &self.ca_cert {
+            Some(path) => endpoint.trust(path),
+            None => Ok(endpoint),
+        }
     }
 
     fn timeout(&self) -> Result<Duration, CliError> {

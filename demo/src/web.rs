@@ -8,7 +8,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use tether::server::{Endpoint, ServerOptions};
+use tether::server::{Cors, Endpoint, ServerOptions};
 
 use crate::{DemoClient, Session, Shared};
 
@@ -20,12 +20,16 @@ const CAPNWEB_JS: &str = include_str!(concat!(env!("OUT_DIR"), "/capnweb.js"));
 /// how to fix it).
 pub const CAPNWEB_MISSING: bool = option_env!("TETHER_DEMO_CAPNWEB_MISSING").is_some();
 
-/// The RPC endpoint: a fresh [`Session`] for every WebSocket session and HTTP batch.
-pub fn endpoint() -> Endpoint {
+/// The RPC endpoint: a fresh [`Session`] for every WebSocket session and HTTP batch. With
+/// `cors`, pages of those origins may call it too (and pages of other origins are refused).
+pub fn endpoint(cors: Option<Cors>) -> Endpoint {
     let shared = Arc::new(Shared::default());
     Endpoint::new(
         move || DemoClient::serve(Session::new(shared.clone())).into_stub(),
-        ServerOptions::default(),
+        ServerOptions {
+            cors,
+            ..ServerOptions::default()
+        },
     )
 }
 

@@ -8,51 +8,29 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { chromium } from "playwright-core";
-import { INTEROP_DIR } from "./helpers.mjs";
-import { startExample } from "./examples-helpers.mjs";
+import { INTEROP_DIR, startExample } from "./helpers.mjs";
+import { HAVE_BROWSER, SKIP_BROWSER, launchBrowser } from "./browser.mjs";
 
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
-const HAVE_BROWSER = fs.existsSync(CHROMIUM);
-if (!HAVE_BROWSER && process.env.REQUIRE_BROWSER === "1") {
-  throw new Error(`REQUIRE_BROWSER=1 but there is no Chromium at ${CHROMIUM}`);
-}
 const OUTPUT_DIR = path.join(INTEROP_DIR, "test-output");
 /** Waits in the page: generous, the machine may be busy. */
 const WAIT_MS = 30_000;
 
 let server;
+let browser;
 let context;
-let userDataDir;
 before(async () => {
   if (!HAVE_BROWSER) return;
   server = await startExample("tether-demo");
-  userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tether-demo-chromium-"));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-    viewport: { width: 1280, height: 1100 },
-  });
+  browser = await launchBrowser();
+  context = browser.context;
 });
 after(async () => {
-  await context?.close();
+  await browser?.close();
   await server?.stop();
-  if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
 });
 
-test("the demo page: every panel works in Chromium", { skip: !HAVE_BROWSER && `no Chromium at ${CHROMIUM}` }, async () => {
+test("the demo page: every panel works in Chromium", { skip: SKIP_BROWSER }, async () => {
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT_MS);
   const problems = [];

@@ -5,8 +5,7 @@
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { newHttpBatchRpcSession } from "capnweb";
-import { assertRejects } from "./helpers.mjs";
-import { startExample } from "./examples-helpers.mjs";
+import { assertRejects, startExample } from "./helpers.mjs";
 
 let server;
 let rpcUrl;

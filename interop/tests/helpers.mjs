@@ -3,6 +3,9 @@
 // * startServer(): starts the server under test (env TESTTARGET_CMD, default: the Node reference
 //   server) as `<cmd> PORT` with a free port and waits for its `listening PORT` line; or
 //   startServer(cmd) for another server command (e.g. the axum example app).
+// * startExample(pkg): a binary of the workspace (the demo, examples/*) run with `cargo run`,
+//   ready when it prints `listening on http://127.0.0.1:PORT/`.
+// * startProcess(): what both are built on: a process in its own group, ready at a line.
 // * openWs()/openBatch(): capnweb client sessions (WebSocket / HTTP batch).
 // * RawWs: a plain `ws` connection for wire-level tests.
 // * rawBatch(): a plain HTTP POST of a batch body.
@@ -22,7 +25,7 @@ export const INTEROP_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.u
 export const SERVER_CMD = process.env.TESTTARGET_CMD || "node node/testtarget-server.mjs";
 /** Set TETHER_SERVER=1 when the server under test is the Rust one (enables the "better" tests). */
 export const TETHER_SERVER = process.env.TETHER_SERVER === "1";
-/** How long to wait for the server's `listening` line (the Rust server may compile first). */
+/** How long to wait for a server's `listening` line (the Rust server may compile first). */
 const START_TIMEOUT_MS = Number(process.env.TESTTARGET_START_TIMEOUT_MS || 10 * 60 * 1000);
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -46,24 +49,39 @@ async function freePort() {
 }
 
 /**
- * Starts the server under test (or `cmd`, another server speaking the same `listening PORT`
- * convention), with `env` added to the environment. Returns { port, wsUrl, httpUrl, stop() }.
- * The command runs through the shell in its own process group (so wrapper scripts are stopped
- * too), with cwd = the interop directory; its stderr is forwarded to ours.
+ * Starts a long-running process (`command` with `args`; through the shell if `shell`) in its own
+ * process group (so wrapper scripts are stopped too), with `env` added to the environment and
+ * `cwd` (default: the interop directory), and waits for a line of its stdout matching `ready`.
+ * Its stderr is forwarded to ours; its stdout lines are kept (and, with `echo`, copied to our
+ * stderr). Returns { child, exited, lines, match (of `ready`), waitForLine(re, timeoutMs),
+ * stop() }; `stop()` sends SIGTERM to the group, then SIGKILL after 10 s.
  */
-export async function startServer(cmd = SERVER_CMD, env = {}) {
-  const SERVER_CMD = cmd;
-  const port = await freePort();
-  const child = spawn(`${SERVER_CMD} ${port}`, {
-    cwd: INTEROP_DIR,
+export async function startProcess(command, args, { env = {}, cwd = INTEROP_DIR, shell = false, ready, echo = false }) {
+  const label = [command, ...args].join(" ");
+  const child = spawn(command, args, {
+    cwd,
     env: { ...process.env, ...env },
-    shell: true,
+    shell,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stderr.on("data", (d) => process.stderr.write(d));
   const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
-
+  const lines = [];
+  const waiters = [];
+  let buf = "";
+  // Always drained, so the child never blocks on a full pipe.
+  child.stdout.on("data", (d) => {
+    buf += d.toString("utf8");
+    let nl;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, nl).replace(/\r$/, "");
+      buf = buf.slice(nl + 1);
+      lines.push(line);
+      if (echo) process.stderr.write(`[server stdout] ${line}\n`);
+      for (const w of [...waiters]) w();
+    }
+  });
   const signalGroup = (sig) => {
     try {
       process.kill(-child.pid, sig);
@@ -75,49 +93,50 @@ export async function startServer(cmd = SERVER_CMD, env = {}) {
       }
     }
   };
-
-  let actualPort;
-  try {
-    actualPort = await new Promise((resolve, reject) => {
-      let buf = "";
-      const timer = setTimeout(
-        () => reject(new Error(`server did not print "listening ${port}" within ${START_TIMEOUT_MS} ms`)),
-        START_TIMEOUT_MS,
-      );
-      child.stdout.on("data", (d) => {
-        buf += d.toString("utf8");
-        let nl;
-        while ((nl = buf.indexOf("\n")) >= 0) {
-          const line = buf.slice(0, nl).replace(/\r$/, "");
-          buf = buf.slice(nl + 1);
-          const m = /^listening (\d+)$/.exec(line);
+  /** Waits for a line (from the start of the output) matching `re`; returns its match. */
+  const waitForLine = (re, timeoutMs = START_TIMEOUT_MS) =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        for (const line of lines) {
+          const m = re.exec(line);
           if (m) {
-            clearTimeout(timer);
-            resolve(Number(m[1]) || port);
-            return;
+            cleanup();
+            resolve(m);
+            return true;
           }
-          process.stderr.write(`[server stdout] ${line}\n`);
+        }
+        return false;
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`${label}: no line matching ${re} within ${timeoutMs} ms; output: ${lines.join("\n")}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        const i = waiters.indexOf(check);
+        if (i >= 0) waiters.splice(i, 1);
+      };
+      if (!check()) waiters.push(check);
+      exited.then(({ code, signal }) => {
+        if (!check()) {
+          cleanup();
+          reject(new Error(`${label} exited (code ${code}, signal ${signal}) before printing a line matching ${re}; output: ${lines.join("\n")}`));
         }
       });
-      exited.then(({ code, signal }) => {
-        clearTimeout(timer);
-        reject(new Error(`server command "${SERVER_CMD} ${port}" exited (code ${code}, signal ${signal}) before listening`));
-      });
     });
+  let match;
+  try {
+    match = await waitForLine(ready);
   } catch (err) {
     signalGroup("SIGKILL");
     throw err;
   }
-  // Keep draining stdout so the child never blocks on a full pipe.
-  child.stdout.on("data", (d) => process.stderr.write(`[server stdout] ${d}`));
-
-  const host = `127.0.0.1:${actualPort}`;
   return {
-    port: actualPort,
-    wsUrl: `ws://${host}/`,
-    httpUrl: `http://${host}/`,
     child,
     exited,
+    lines,
+    match,
+    waitForLine,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       signalGroup("SIGTERM");
@@ -126,6 +145,41 @@ export async function startServer(cmd = SERVER_CMD, env = {}) {
       clearTimeout(t);
     },
   };
+}
+
+/**
+ * Starts the server under test (or `cmd`, another server speaking the same `listening PORT`
+ * convention), as `<cmd> PORT` through the shell with a free port, with `env` added to the
+ * environment. Returns { port, wsUrl, httpUrl, child, exited, stop() }.
+ */
+export async function startServer(cmd = SERVER_CMD, env = {}) {
+  const port = await freePort();
+  const started = await startProcess(`${cmd} ${port}`, [], { env, shell: true, ready: /^listening (\d+)$/, echo: true });
+  const host = `127.0.0.1:${Number(started.match[1]) || port}`;
+  return {
+    ...started,
+    port: Number(started.match[1]) || port,
+    wsUrl: `ws://${host}/`,
+    httpUrl: `http://${host}/`,
+  };
+}
+
+/** The repository root. */
+export const ROOT = path.resolve(INTEROP_DIR, "..");
+
+/**
+ * Starts a binary of the workspace (examples/*, demo/) with `cargo run -q -p <pkg> -- <args>`
+ * from the repository root (building it if needed), with PORT=0 and `env`, and waits for the
+ * line it prints with its URL (`... listening on http://127.0.0.1:PORT/...`). Returns
+ * { url, port, lines, waitForLine(re), stop() }.
+ */
+export async function startExample(pkg, env = {}, args = []) {
+  const started = await startProcess("cargo", ["run", "-q", "-p", pkg, "--", ...args], {
+    cwd: ROOT,
+    env: { PORT: "0", ...env },
+    ready: /listening on (http:\/\/127\.0\.0\.1:(\d+)\/)/,
+  });
+  return { ...started, url: started.match[1], port: Number(started.match[2]) };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,14 +6,12 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { WebSocket as WsWebSocket } from "ws";
 import { newWebSocketRpcSession } from "capnweb";
-import { INTEROP_DIR } from "./helpers.mjs";
-
-const ROOT = path.resolve(INTEROP_DIR, "..");
+import { ROOT, startProcess } from "./helpers.mjs";
 const DOWNLOAD = 64 * 1024 * 1024;
 const UPLOAD = 16 * 1024 * 1024;
 
@@ -61,21 +59,14 @@ before(async () => {
 
   execFileSync("cargo", ["build", "--quiet", "-p", "http-proxy"], { cwd: ROOT, stdio: "inherit" });
   const targetDir = process.env.CARGO_TARGET_DIR || path.join(ROOT, "target");
-  proxy = spawn(path.join(targetDir, "debug", "http-proxy"), ["0"], { stdio: ["ignore", "pipe", "inherit"] });
-  const port = await new Promise((resolve, reject) => {
-    let buf = "";
-    proxy.stdout.on("data", (d) => {
-      buf += d;
-      const m = /listening (\d+)/.exec(buf);
-      if (m) resolve(Number(m[1]));
-    });
-    proxy.on("exit", (code) => reject(new Error(`http-proxy exited with ${code}`)));
-  });
+  // Started directly (no shell), so its pid is the proxy's own, for the memory check.
+  proxy = await startProcess(path.join(targetDir, "debug", "http-proxy"), ["0"], { ready: /^listening (\d+)$/ });
+  const port = Number(proxy.match[1]);
   proxyUrl = `ws://127.0.0.1:${port}/`;
 });
 
 after(async () => {
-  proxy?.kill("SIGTERM");
+  await proxy?.stop();
   await new Promise((r) => origin?.close(r));
 });
 
@@ -96,7 +87,7 @@ async function withProxy(fn) {
 
 /** The proxy's peak resident memory so far, in bytes (Linux). */
 function peakRss() {
-  const status = fs.readFileSync(`/proc/${proxy.pid}/status`, "utf8");
+  const status = fs.readFileSync(`/proc/${proxy.child.pid}/status`, "utf8");
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) * 1024;
 }
 

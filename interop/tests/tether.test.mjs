@@ -4,6 +4,8 @@
 
 import { describe, test as nodeTest, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { WebSocket as WsWebSocket } from "ws";
+import { newWebSocketRpcSession } from "capnweb";
 import { startServer, openWs, openBatch, rawBatch, batchBody, pollUntil, uniqueTag, sleep, TETHER_SERVER } from "./helpers.mjs";
 
 const skip = TETHER_SERVER ? false : "reference behaviour differs by design (set TETHER_SERVER=1 for the Rust server)";
@@ -117,6 +119,34 @@ describe("where tether does better than the reference", () => {
       const api = openBatch(server);
       const echoed = api.echo(api.makeCounter(1));
       assert.equal(await echoed.increment(5), 6);
+    });
+  });
+
+  // The reference server (`ws`) picks the first protocol offered, whatever it is; tether picks
+  // the first offered one it accepts (the TestTarget accepts `tether-test`), or none.
+  describe("WebSocket subprotocols: the server's choice", () => {
+    /** Opens a `ws` socket offering `protocols`; resolves with it open, rejects on a failure. */
+    const offer = (protocols) =>
+      new Promise((resolve, reject) => {
+        const ws = new WsWebSocket(server.wsUrl, protocols);
+        ws.once("open", () => resolve(ws));
+        ws.once("error", reject);
+      });
+
+    test("the first offered subprotocol the server accepts is chosen, and capnweb works over it", async () => {
+      const ws = await offer(["nope", "tether-test"]);
+      try {
+        assert.equal(ws.protocol, "tether-test");
+        const api = newWebSocketRpcSession(ws);
+        assert.equal(await api.square(3), 9);
+        api[Symbol.dispose]();
+      } finally {
+        ws.close();
+      }
+    });
+
+    test("offering only subprotocols the server does not accept fails the handshake", async () => {
+      await assert.rejects(offer(["nope", "other"]), /no subprotocol/i);
     });
   });
 });

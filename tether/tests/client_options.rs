@@ -1,6 +1,7 @@
 //! `tether::client::ConnectOptions` across real sockets: handshake headers reaching a server that
-//! checks them (WebSocket and batch), subprotocols offered, and each timeout firing against a
-//! server that never answers, with an error naming the option.
+//! checks them (WebSocket and batch), subprotocols offered and tether's server choosing among
+//! them, and each timeout firing against a server that never answers, with an error naming the
+//! option.
 #![cfg(feature = "net")]
 #![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
 
@@ -112,6 +113,82 @@ async fn subprotocols_are_offered_in_the_handshake() {
     let connected = websocket::connect_with(&format!("ws://{address}/"), options).await;
     assert!(connected.is_ok(), "{:?}", connected.err());
     assert_eq!(offered.lock().unwrap().as_deref(), Some("first, second"));
+}
+
+/// tether's server accepting the subprotocols `b` and `c`.
+async fn subprotocol_server() -> String {
+    let options = ServerOptions {
+        subprotocols: vec!["b".into(), "c".into()],
+        ..ServerOptions::default()
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    tokio::spawn(Endpoint::new(api, options).serve(listener));
+    address
+}
+
+/// The `Sec-WebSocket-Protocol` tether's server answers a handshake offering `offered` with.
+async fn chosen_subprotocol(address: &str, offered: &str) -> Option<String> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{address}/").into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert(header::SEC_WEBSOCKET_PROTOCOL, offered.parse().unwrap());
+    let (_socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    response
+        .headers()
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn the_server_answers_with_the_first_offered_subprotocol_it_accepts() {
+    let address = subprotocol_server().await;
+    assert_eq!(
+        chosen_subprotocol(&address, "a, c, b").await.as_deref(),
+        Some("c")
+    );
+    assert_eq!(
+        chosen_subprotocol(&address, "b, c").await.as_deref(),
+        Some("b")
+    );
+
+    let options = ConnectOptions::default().subprotocols(["x", "c"]);
+    let (api, _session) = websocket::connect_with(&format!("ws://{address}/"), options)
+        .await
+        .unwrap();
+    assert_eq!(
+        api.call("square", vec![5.into()]).await.unwrap().as_f64(),
+        Some(25.0)
+    );
+    // Offering none still works: no subprotocol is named.
+    let (api, _session) =
+        websocket::connect_with(&format!("ws://{address}/"), ConnectOptions::default())
+            .await
+            .unwrap();
+    assert_eq!(
+        api.call("square", vec![2.into()]).await.unwrap().as_f64(),
+        Some(4.0)
+    );
+}
+
+#[tokio::test]
+async fn offering_only_subprotocols_the_server_does_not_accept_fails_the_handshake() {
+    let address = subprotocol_server().await;
+    let options = ConnectOptions::default().subprotocols(["x", "y"]);
+    let connected = websocket::connect_with(&format!("ws://{address}/"), options).await;
+    let Err(failed) = connected else {
+        panic!("the handshake should fail");
+    };
+    assert!(failed.message().contains("no subprotocol"), "{failed}");
+
+    // By default the server accepts none, so any offer fails.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let plain = listener.local_addr().unwrap();
+    tokio::spawn(Endpoint::new(api, ServerOptions::default()).serve(listener));
+    let options = ConnectOptions::default().subprotocols(["b"]);
+    let connected = websocket::connect_with(&format!("ws://{plain}/"), options).await;
+    assert!(connected.is_err());
 }
 
 /// A listener that accepts connections and never says anything.

@@ -263,6 +263,92 @@ async fn a_cors_preflight_from_an_allowed_origin_gets_the_access_control_headers
 }
 
 #[tokio::test]
+async fn with_an_allow_list_batches_and_upgrades_from_other_pages_are_refused_before_the_factory() {
+    let asked = Arc::new(Mutex::new(0));
+    let count = asked.clone();
+    let options = ServerOptions {
+        cors: Some(Cors::origins(["http://app.example:3000"])),
+        ..ServerOptions::default()
+    };
+    let address = start(Endpoint::from_request(
+        move |_: &http::request::Parts| {
+            *count.lock().unwrap() += 1;
+            Ok(api())
+        },
+        options,
+    ))
+    .await;
+    let square = "[\"push\",[\"pipeline\",0,[\"square\"],[3]]]\n[\"pull\",1]";
+
+    // A foreign page's plain POST (no preflight needed) and its WebSocket (never subject to
+    // CORS): both refused, nothing runs.
+    let foreign = raw_http(
+        &address,
+        "POST",
+        "/rpc",
+        &["Origin: http://evil.example", "Content-Type: text/plain"],
+        square,
+    )
+    .await;
+    assert_eq!(foreign.status, 403);
+    assert_eq!(foreign.header("access-control-allow-origin"), None);
+    let upgrade = ws_with_header(&address, Some(("origin", "http://evil.example"))).await;
+    let Err(error) = upgrade else {
+        panic!("the upgrade should be refused");
+    };
+    assert!(error.contains("403"), "{error}");
+    assert_eq!(*asked.lock().unwrap(), 0, "the factory was never asked");
+
+    // The listed origin, the server's own pages (same host and port) and non-browser clients
+    // (no Origin) are served over both transports.
+    let own = format!("http://{address}");
+    for origin in [Some("http://app.example:3000"), Some(own.as_str()), None] {
+        let header = origin.map(|o| format!("Origin: {o}"));
+        let headers: Vec<&str> = header.iter().map(String::as_str).collect();
+        let batch = raw_http(&address, "POST", "/rpc", &headers, square).await;
+        assert_eq!(batch.status, 200, "{origin:?}");
+        assert_eq!(batch.body, "[\"resolve\",1,9]");
+        let session = ws_with_header(&address, origin.map(|o| ("origin", o)))
+            .await
+            .unwrap();
+        let answer = session.call("square", vec![4.0.into()]).await.unwrap();
+        assert_eq!(answer.as_f64(), Some(16.0), "{origin:?}");
+    }
+    assert_eq!(*asked.lock().unwrap(), 6);
+}
+
+#[tokio::test]
+async fn with_any_origin_or_without_cors_no_origin_is_refused() {
+    let square = "[\"push\",[\"pipeline\",0,[\"square\"],[3]]]\n[\"pull\",1]";
+    for cors in [Some(Cors::any_origin()), None] {
+        let any = cors.is_some();
+        let options = ServerOptions {
+            cors,
+            ..ServerOptions::default()
+        };
+        let address = start(Endpoint::new(api, options)).await;
+        let batch = raw_http(
+            &address,
+            "POST",
+            "/rpc",
+            &["Origin: http://elsewhere.example"],
+            square,
+        )
+        .await;
+        assert_eq!(batch.status, 200);
+        assert_eq!(
+            batch.header("access-control-allow-origin"),
+            any.then_some("http://elsewhere.example")
+        );
+        let session = ws_with_header(&address, Some(("origin", "http://elsewhere.example")))
+            .await
+            .unwrap();
+        let nine = session.call("square", vec![3.0.into()]).await.unwrap();
+        assert_eq!(nine.as_f64(), Some(9.0));
+    }
+}
+
+#[tokio::test]
 async fn without_cors_an_options_request_is_a_405_like_any_other_method() {
     let address = start(Endpoint::new(api, ServerOptions::default())).await;
     for method in ["OPTIONS", "GET", "PUT", "DELETE"] {

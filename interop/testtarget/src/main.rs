@@ -11,6 +11,9 @@
 //! carrying `Server is shutting down.` (WebSocket close code 3000; every export released, so
 //! disposers run), and exits with status 0. Diagnostics go to stderr only.
 //!
+//! It accepts the WebSocket subprotocol `tether-test` (a client offering it among others gets it;
+//! one offering only others gets none, and fails its handshake), for `interop/tests/tether.test.mjs`.
+//!
 //! With `TESTTARGET_TLS_DIR` set, it serves TLS (`wss://`, `https://`) with a certificate for
 //! `127.0.0.1` from a certificate authority made at start, and writes that CA to
 //! `$TESTTARGET_TLS_DIR/ca.pem` before printing `listening PORT`, for clients to trust.
@@ -67,6 +70,7 @@ async fn run(port: u16) -> std::io::Result<()> {
     let port = listener.local_addr()?.port();
     let mut options = tether::server::ServerOptions {
         shutdown_grace: Duration::from_secs(2),
+        subprotocols: vec!["tether-test".into()],
         ..Default::default()
     };
     if let Some(dir) = std::env::var_os("TESTTARGET_TLS_DIR") {

@@ -1,8 +1,8 @@
-//! CORS for browsers on other origins: which origins may call, the preflight answer, and the
-//! headers on every response to an allowed origin.
+//! CORS for browsers on other origins: which origins may call, the preflight answer, the
+//! headers on every response to an allowed origin, and which `Origin`s an allow-list refuses.
 //!
-//! Owns only headers; whether a request runs is `request`'s decision (a preflight never runs
-//! anything). For more (credentials, exposed headers), leave [`ServerOptions::cors`] unset and
+//! Owns the decisions about origins; `request` applies them (a preflight never runs anything, a
+//! refused origin gets 403 before the factory is asked). For more (credentials, exposed headers), leave [`ServerOptions::cors`] unset and
 //! put `tower-http`'s `CorsLayer` in front of the endpoint.
 //!
 //! [`ServerOptions::cors`]: super::ServerOptions::cors
@@ -20,8 +20,15 @@ use http::header::{self, HeaderMap, HeaderValue};
 /// `authorization`) and `Access-Control-Max-Age`; a preflight from another origin gets `403`.
 /// Every other response to an allowed origin carries `Access-Control-Allow-Origin`.
 ///
-/// CORS decides which pages may *read* the answers; it is not access control. A WebSocket is not
-/// subject to it at all: a factory that must refuse foreign pages checks the `Origin` header.
+/// CORS alone decides only which pages may *read* the answers: a browser sends a plain
+/// `text/plain` `POST` (what capnweb's batch client sends) and every WebSocket upgrade from any
+/// page, without asking. So with an allow-list ([`Cors::origins`]) the endpoint also refuses, with
+/// `403` and before the factory is asked, a batch `POST` or a WebSocket upgrade whose `Origin`
+/// header names a page that is neither listed nor served by this host (its `scheme://host:port`
+/// minus the scheme equal to the request's `Host`): a foreign page cannot make a visitor's
+/// browser call with the visitor's cookies (cross-site request forgery, cross-site WebSocket
+/// hijacking). A request without `Origin` (not from a browser page: tether's clients, `curl`) is
+/// not refused; CORS is not authentication. [`Cors::any_origin`] refuses nothing.
 ///
 /// ```
 /// use tether::server::{Cors, ServerOptions};
@@ -74,6 +81,25 @@ impl Cors {
         allowed.then(|| origin.clone())
     }
 
+    /// Whether a batch or an upgrade carrying `origin` may run: no `Origin` (not a browser
+    /// page), any origin allowed, a listed origin, or the server's own (the origin's authority
+    /// equal to the request's `host`).
+    pub(super) fn admits(&self, origin: Option<&HeaderValue>, host: Option<&HeaderValue>) -> bool {
+        let Some(origin) = origin else {
+            return true;
+        };
+        if self.allow(Some(origin)).is_some() {
+            return true;
+        }
+        let authority = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.split_once("://"))
+            .map(|(_, authority)| authority);
+        let host = host.and_then(|h| h.to_str().ok());
+        matches!((authority, host), (Some(a), Some(h)) if !a.is_empty() && a.eq_ignore_ascii_case(h))
+    }
+
     /// The headers of a `204` preflight answer to an allowed origin (`allow` is its
     /// `Access-Control-Allow-Origin` value).
     pub(super) fn preflight(&self, request: &HeaderMap, allow: HeaderValue) -> HeaderMap {
@@ -108,5 +134,20 @@ mod tests {
         assert_eq!(listed.allow(Some(&b)), None);
         assert_eq!(listed.allow(None), None);
         assert_eq!(Cors::any_origin().allow(Some(&b)), Some(b));
+    }
+
+    #[test]
+    fn requests_run_without_an_origin_from_listed_origins_and_from_the_server_s_own_pages() {
+        let listed = Cors::origins(["https://a.example"]);
+        let value = HeaderValue::from_static;
+        let host = value("api.example:8443");
+        assert!(listed.admits(None, Some(&host)));
+        assert!(listed.admits(Some(&value("https://a.example")), Some(&host)));
+        assert!(listed.admits(Some(&value("https://api.example:8443")), Some(&host)));
+        assert!(!listed.admits(Some(&value("https://b.example")), Some(&host)));
+        assert!(!listed.admits(Some(&value("https://api.example")), Some(&host)));
+        assert!(!listed.admits(Some(&value("null")), Some(&host)));
+        assert!(!listed.admits(Some(&value("https://b.example")), None));
+        assert!(Cors::any_origin().admits(Some(&value("https://b.example")), Some(&host)));
     }
 }

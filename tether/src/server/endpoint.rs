@@ -37,7 +37,8 @@ pub(super) type Factory = Box<dyn Fn(&Parts) -> Result<Stub, Refusal> + Send + S
 /// * a WebSocket upgrade (`GET` with `Upgrade: websocket`) becomes one session;
 /// * a `POST` is one HTTP batch;
 /// * with [`ServerOptions::cors`] set, an `OPTIONS` preflight from an allowed origin gets `204`
-///   and the `Access-Control-*` headers;
+///   and the `Access-Control-*` headers; with an allow-list, a batch or upgrade from a page of
+///   another origin gets `403`;
 /// * anything else gets `405`.
 ///
 /// Each session or batch gets its main object from the factory, which sees the request's head

@@ -79,10 +79,27 @@ pub struct ServerOptions {
     pub session: SessionOptions,
     /// Extra headers on every HTTP response (batch replies, refusals, 405s).
     pub response_headers: Vec<(String, String)>,
-    /// CORS for browser pages of other origins: preflights answered, responses readable. `None`
-    /// (the default): an `OPTIONS` request gets 405 like any other method, and no CORS header is
-    /// added (put `tower-http`'s `CorsLayer` in front instead, or none for same-origin pages).
+    /// CORS for browser pages of other origins: preflights answered, responses readable, and,
+    /// with an allow-list, batches and WebSocket upgrades from pages of other origins refused
+    /// with 403 (see [`Cors`]). `None` (the default): an `OPTIONS` request gets 405 like any
+    /// other method, no CORS header is added and no `Origin` is checked (put `tower-http`'s
+    /// `CorsLayer` in front instead, or none for same-origin pages).
     pub cors: Option<Cors>,
+    /// WebSocket subprotocols this server accepts. When a client offers some in
+    /// `Sec-WebSocket-Protocol` (`new WebSocket(url, ["v1"])`), the upgrade answers with the
+    /// first one it offers that is in this list. If none is, the answer names none, which
+    /// browsers and tether's client treat as a failed handshake (RFC 6455); the factory may
+    /// refuse such a request itself (it sees the header). Cap'n Web uses no subprotocol; empty by
+    /// default.
+    ///
+    /// ```
+    /// let options = tether::server::ServerOptions {
+    ///     subprotocols: vec!["capnweb.v1".into()],
+    ///     ..Default::default()
+    /// };
+    /// # drop(options);
+    /// ```
+    pub subprotocols: Vec<String>,
     /// On shutdown, how long calls in flight may run before their sessions are cut.
     pub shutdown_grace: Duration,
     /// Connections served at once (a WebSocket session counts until it ends). At the limit the
@@ -145,6 +162,7 @@ impl Default for ServerOptions {
             session: SessionOptions::default(),
             response_headers: Vec::new(),
             cors: None,
+            subprotocols: Vec::new(),
             shutdown_grace: Duration::from_secs(10),
             max_connections: 10_000,
             header_read_timeout: Some(Duration::from_secs(10)),

@@ -1,8 +1,9 @@
 //! One HTTP request: a WebSocket upgrade becomes a session, a `POST` becomes a batch, a CORS
 //! preflight is answered, anything else gets 405.
 //!
-//! Owns the per-request checks (upgrade headers, batch limits), when the factory is asked for
-//! the main object (before anything is read or upgraded), and the response headers. It does not
+//! Owns the per-request checks (upgrade headers, the `Origin` an allow-list refuses, batch
+//! limits), when the factory is asked for the main object (before anything is read or upgraded),
+//! the subprotocol an upgrade answers with, and the response headers. It does not
 //! look inside messages: the session does.
 
 use std::sync::Arc;
@@ -133,6 +134,15 @@ impl Shared {
                 .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
             return response;
         }
+        if let Some(cors) = &self.options.cors {
+            let origin = parts.headers.get(header::ORIGIN);
+            if !cors.admits(origin, parts.headers.get(header::HOST)) {
+                return dress.respond(
+                    StatusCode::FORBIDDEN,
+                    "refused: pages of this origin may not call this endpoint.",
+                );
+            }
+        }
         if self.live.is_closing() {
             return dress.respond(StatusCode::SERVICE_UNAVAILABLE, super::SHUTDOWN_REASON);
         }
@@ -188,6 +198,7 @@ impl Shared {
             return dress.respond(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key");
         };
         let accept = derive_accept_key(key.as_bytes());
+        let protocol = select_subprotocol(&parts.headers, &self.options.subprotocols);
         let connection = parts.extensions.remove::<ConnectionSlot>();
         let peer = super::endpoint::peer_addr(&parts);
         let shared = self.clone();
@@ -222,8 +233,28 @@ impl Shared {
         if let Ok(value) = HeaderValue::from_str(&accept) {
             headers.insert("sec-websocket-accept", value);
         }
+        if let Some(protocol) = protocol {
+            headers.insert(header::SEC_WEBSOCKET_PROTOCOL, protocol);
+        }
         response
     }
+}
+
+/// The subprotocol to answer with: the first one the client offers (in its order of preference)
+/// that the server accepts. `None` if it offers none of them; the handshake then goes on without
+/// one, and a client that offered some fails it (RFC 6455, section 4.2.2).
+fn select_subprotocol(headers: &HeaderMap, accepted: &[String]) -> Option<HeaderValue> {
+    if accepted.is_empty() {
+        return None;
+    }
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .find(|offered| accepted.iter().any(|a| a == offered))
+        .and_then(|chosen| HeaderValue::from_str(chosen).ok())
 }
 
 /// Names the session's transport and peer in its `tracing` span.
