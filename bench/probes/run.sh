@@ -6,11 +6,18 @@
 # 1,000,000 pushes never pulled; 200,000 exported stubs kept; N idle WebSocket sessions, opened at
 # once and 50 at a time (the difference is what the allocator keeps of the connect storm).
 # Results go to bench/results/probes.txt with the command that produced them.
-# Environment: IDLE=2000 (idle sessions), PUSHES=1000000, EXPORTS=200000.
+# Environment: IDLE=2000 (idle sessions), PUSHES=1000000, EXPORTS=200000; ONLY=idle runs only
+# the idle-session probes (ONLY=hostile only the others), and then writes its results to
+# bench/results/probes-idle.txt (probes-hostile.txt) instead, so the full file keeps one run.
 set -u -o pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-OUT="$ROOT/bench/results/probes.txt"
+ONLY="${ONLY:-}"
+case "$ONLY" in
+  "") OUT="$ROOT/bench/results/probes.txt" ;;
+  idle | hostile) OUT="$ROOT/bench/results/probes-$ONLY.txt" ;;
+  *) echo "ONLY must be idle or hostile" >&2; exit 2 ;;
+esac
 cargo build --release -p tether-testtarget --manifest-path "$ROOT/Cargo.toml" >&2 || exit 1
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/tether-testtarget"
 [ -d "$ROOT/interop/node_modules/ws" ] || (cd "$ROOT/interop" && npm ci --no-audit --no-fund >&2)
@@ -26,8 +33,9 @@ serve() {
 }
 stop() { kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null; }
 {
-  echo "# IDLE=${IDLE:-2000} PUSHES=${PUSHES:-1000000} EXPORTS=${EXPORTS:-200000} bench/probes/run.sh, $(date -u +%FT%TZ), commit $(git -C "$ROOT" rev-parse --short HEAD)"
+  echo "# ${ONLY:+ONLY=$ONLY }IDLE=${IDLE:-2000} PUSHES=${PUSHES:-1000000} EXPORTS=${EXPORTS:-200000} bench/probes/run.sh, $(date -u +%FT%TZ), commit $(git -C "$ROOT" rev-parse --short HEAD)"
   echo
+  if [ "$ONLY" != idle ]; then
   serve
   echo "## one 31 MiB frame nested at the depth limit, echoed and pulled"
   (cd "$HERE" && timeout 120 node amplify.mjs "ws://127.0.0.1:$PORT/" 2>&1)
@@ -46,6 +54,8 @@ stop() { kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null; }
   echo "server: peak RSS $(kib VmHWM "$SERVER") KiB, RSS after $(kib VmRSS "$SERVER") KiB, CPU $(cpu "$SERVER")"
   stop
   echo
+  fi
+  [ "$ONLY" = hostile ] && exit 0
   n="${IDLE:-2000}"
   for batch in "$n" 50; do
     serve

@@ -62,29 +62,69 @@ pub(super) async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let slot = ConnectionSlot(Arc::new((permit, endpoint.shared.live.connection())));
+        let connection = endpoint.shared.live.connection();
         let endpoint = endpoint.clone();
+        // Kept small: every connection accepted in a burst holds this task until its request
+        // arrives (see `first_byte`); what serving it needs is allocated after that, boxed.
         tokio::spawn(async move {
-            #[cfg(feature = "tls")]
-            if let Some(config) = endpoint.shared.options.tls.clone() {
-                // The handshake is bounded like a request head: a client that starts one and
-                // goes quiet must not hold its connection slot.
-                let handshake = tokio_rustls::TlsAcceptor::from(config).accept(stream);
-                let secured = match endpoint.shared.options.header_read_timeout {
-                    Some(limit) => tokio::time::timeout(limit, handshake).await.ok(),
-                    None => Some(handshake.await),
-                };
-                if let Some(Ok(stream)) = secured {
-                    connection(stream, endpoint, peer, slot).await;
-                }
+            let header_timeout = endpoint.shared.options.header_read_timeout;
+            if !first_byte(&stream, header_timeout).await {
                 return;
             }
-            connection(stream, endpoint, peer, slot).await;
+            let slot = ConnectionSlot(Arc::new((permit, connection)));
+            Box::pin(secure_and_serve(stream, endpoint, peer, slot)).await;
         });
     }
     drop(listener);
     endpoint.shutdown().await;
     Ok(())
+}
+
+/// Waits until the client has sent something (`false`: it sent nothing within `limit`, or the
+/// connection failed).
+///
+/// hyper allocates 16 KiB of buffers for a connection as soon as it starts serving it, and a
+/// wait for the request head holds them. After a burst of connections accepted before their
+/// requests arrived, those buffers (freed once each connection is upgraded) lie between the
+/// long-lived allocations of the sessions upgraded meanwhile, and the allocator keeps them: an
+/// idle WebSocket session cost about 15 KB of RSS after 5,000 were opened at once, against
+/// 6.5 KB opened 50 at a time (`bench/results/probes.txt`). Waiting here costs no buffer, and
+/// hyper then reads the head at once and upgrades the connection within the same poll, so few
+/// connections hold its buffers at any moment, however many arrive together. A peek, not
+/// `readable()`: readiness was reported before any byte had arrived for most connections of a
+/// burst, and only a read attempt tells.
+async fn first_byte(stream: &tokio::net::TcpStream, limit: Option<Duration>) -> bool {
+    let mut byte = [0u8; 1];
+    let peek = stream.peek(&mut byte);
+    let peeked = match limit {
+        Some(limit) => tokio::time::timeout(limit, peek).await.ok(),
+        None => Some(peek.await),
+    };
+    matches!(peeked, Some(Ok(1)))
+}
+
+/// Terminates TLS if configured (feature `tls`), then serves the connection.
+async fn secure_and_serve(
+    stream: tokio::net::TcpStream,
+    endpoint: Endpoint,
+    peer: std::net::SocketAddr,
+    slot: ConnectionSlot,
+) {
+    #[cfg(feature = "tls")]
+    if let Some(config) = endpoint.shared.options.tls.clone() {
+        // The handshake is bounded like a request head: a client that starts one and goes
+        // quiet must not hold its connection slot.
+        let handshake = tokio_rustls::TlsAcceptor::from(config).accept(stream);
+        let secured = match endpoint.shared.options.header_read_timeout {
+            Some(limit) => tokio::time::timeout(limit, handshake).await.ok(),
+            None => Some(handshake.await),
+        };
+        if let Some(Ok(stream)) = secured {
+            connection(stream, endpoint, peer, slot).await;
+        }
+        return;
+    }
+    connection(stream, endpoint, peer, slot).await;
 }
 
 /// Serves HTTP/1 with upgrades on one connection (plain or TLS) until it ends.

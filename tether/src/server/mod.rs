@@ -109,7 +109,10 @@ pub struct ServerOptions {
     pub max_connections: usize,
     /// How long a client may take to send a request head, including the wait for the next
     /// request on a kept-alive connection; then the connection is closed. `None` disables it.
-    /// Only when tether accepts the connections (not in a router).
+    /// Only when tether accepts the connections (not in a router). A new connection has this
+    /// long to send its first byte, and then this long for the rest of its first head (the
+    /// connection is served only once its first byte is in, so that a burst of connections does
+    /// not hold HTTP buffers while their requests are on their way).
     pub header_read_timeout: Option<Duration>,
     /// How long a client may take to send a batch body; then it gets 408.
     pub body_read_timeout: Duration,

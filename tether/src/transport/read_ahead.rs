@@ -12,6 +12,11 @@
 //! That buffer is freed once it is drained and the connection has nothing more to read (a wait
 //! right after a full chunk keeps it: the rest of that message is on its way), so a session
 //! between messages holds none.
+//!
+//! It also follows the frames it hands on ([`FrameTrack`]: headers only, a few comparisons per
+//! read) and notes a frame or a write of [`LARGE`] bytes or more, so that the transport can tell
+//! when tungstenite's buffers have grown and when it is safe to replace them (between frames,
+//! no fragmented message open, no pong owed); see `websocket`'s `WebSocketTransport`.
 
 use std::io;
 use std::pin::Pin;
@@ -21,6 +26,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// How much one read ahead fetches: a large message arrives in reads of this size.
 pub(crate) const CHUNK: usize = 64 * 1024;
+
+/// A frame read or a write of this many bytes or more has grown tungstenite's read or write
+/// buffer, which keeps its largest size: the transport replaces them once the session is idle.
+pub(crate) const LARGE: usize = 4 * 1024;
 
 /// A connection read ahead of its reader while large messages arrive. See the module docs.
 #[derive(Debug)]
@@ -32,6 +41,98 @@ pub(crate) struct ReadAhead<S> {
     end: usize,
     /// The last direct read filled the reader's buffer: more is probably waiting.
     streaming: bool,
+    /// Where the bytes handed on stand in the stream of WebSocket frames.
+    frames: FrameTrack,
+    /// A frame or a write of [`LARGE`] bytes or more since [`ReadAhead::clear_large`].
+    large: bool,
+}
+
+/// Follows the WebSocket frames (RFC 6455, section 5.2) in the bytes handed to the reader: where
+/// the next header starts, whether a fragmented message is open, whether a ping was handed on
+/// with no flush since (tungstenite owes its pong) or a close. Malformed input only makes it
+/// lose track (tungstenite rejects it and the session ends); it never panics.
+#[derive(Debug, Default)]
+pub(crate) struct FrameTrack {
+    /// The header of the next frame, as far as it has arrived.
+    header: [u8; 14],
+    have: usize,
+    /// Payload bytes of the current frame not handed on yet.
+    payload_left: u64,
+    /// Its opcode and FIN bit, for when its payload is complete.
+    opcode: u8,
+    fin: bool,
+    /// A data frame without FIN was handed on and its last fragment has not been.
+    fragmented: bool,
+    /// A ping was handed on and no flush has followed.
+    ping: bool,
+    /// A close frame was handed on.
+    close: bool,
+    /// The largest frame since [`FrameTrack::take_largest`].
+    largest: u64,
+}
+
+impl FrameTrack {
+    /// Follows `bytes`, the next ones handed on.
+    fn scan(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if self.payload_left > 0 {
+                let n = bytes
+                    .len()
+                    .min(usize::try_from(self.payload_left).unwrap_or(usize::MAX));
+                self.payload_left -= n as u64;
+                bytes = &bytes[n..];
+                if self.payload_left == 0 {
+                    self.frame_done();
+                }
+                continue;
+            }
+            self.header[self.have] = bytes[0];
+            self.have += 1;
+            bytes = &bytes[1..];
+            let [b0, b1, ..] = self.header;
+            if self.have < 2 {
+                continue;
+            }
+            let extended = match b1 & 0x7f {
+                126 => 2,
+                127 => 8,
+                _ => 0,
+            };
+            let mask = if b1 & 0x80 != 0 { 4 } else { 0 };
+            if self.have < 2 + extended + mask {
+                continue;
+            }
+            let len = match extended {
+                0 => u64::from(b1 & 0x7f),
+                _ => self.header[2..2 + extended]
+                    .iter()
+                    .fold(0u64, |len, &b| len.wrapping_shl(8) | u64::from(b)),
+            };
+            self.have = 0;
+            self.opcode = b0 & 0x0f;
+            self.fin = b0 & 0x80 != 0;
+            self.largest = self.largest.max(len);
+            self.payload_left = len;
+            if len == 0 {
+                self.frame_done();
+            }
+        }
+    }
+
+    fn frame_done(&mut self) {
+        match self.opcode {
+            0..=2 => self.fragmented = !self.fin,
+            8 => self.close = true,
+            9 => self.ping = true,
+            _ => {}
+        }
+    }
+
+    /// Between frames, no fragmented message open, no pong owed, no close seen: what was handed
+    /// on was whole messages, all of them answered as the protocol requires.
+    pub(crate) fn between_messages(&self) -> bool {
+        self.have == 0 && self.payload_left == 0 && !self.fragmented && !self.ping && !self.close
+    }
 }
 
 impl<S> ReadAhead<S> {
@@ -43,7 +144,23 @@ impl<S> ReadAhead<S> {
             start: 0,
             end: 0,
             streaming: false,
+            frames: FrameTrack::default(),
+            large: false,
         }
+    }
+
+    /// Whether a frame or a write of [`LARGE`] bytes or more went through since the last
+    /// [`ReadAhead::clear_large`], and what was read since is whole, answered messages: the reader
+    /// and writer above hold buffers grown that large, and could be replaced with fresh ones if
+    /// they hold nothing (see `WebSocketTransport`).
+    pub(crate) fn grown_between_messages(&self) -> bool {
+        (self.large || self.frames.largest >= LARGE as u64) && self.frames.between_messages()
+    }
+
+    /// The buffers above were replaced: nothing large since.
+    pub(crate) fn clear_large(&mut self) {
+        self.large = false;
+        self.frames.largest = 0;
     }
 
     /// Bytes of memory this adapter holds now (for tests: zero while idle).
@@ -66,7 +183,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for ReadAhead<S> {
         }
         if this.start < this.end {
             let n = wanted.min(this.end - this.start);
-            buf.put_slice(&this.ahead[this.start..this.start + n]);
+            let handed = &this.ahead[this.start..this.start + n];
+            buf.put_slice(handed);
+            this.frames.scan(handed);
             this.start += n;
             return Poll::Ready(Ok(()));
         }
@@ -77,6 +196,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for ReadAhead<S> {
             if polled.is_pending() {
                 this.release();
             } else {
+                this.frames.scan(&buf.filled()[before..]);
                 this.streaming = buf.filled().len() - before == wanted;
             }
             return polled;
@@ -103,6 +223,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for ReadAhead<S> {
                 this.streaming = got == CHUNK;
                 let n = wanted.min(got);
                 buf.put_slice(&this.ahead[..n]);
+                this.frames.scan(&this.ahead[..n]);
                 (this.start, this.end) = (n, got);
                 Poll::Ready(Ok(()))
             }
@@ -127,7 +248,10 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ReadAhead<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let this = self.get_mut();
+        // tungstenite writes its whole write buffer at once: this is its size.
+        this.large |= buf.len() >= LARGE;
+        Pin::new(&mut this.inner).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -135,7 +259,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ReadAhead<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        this.large |= bufs.iter().map(|b| b.len()).sum::<usize>() >= LARGE;
+        Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -143,7 +269,14 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ReadAhead<S> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        let this = self.get_mut();
+        let flushed = Pin::new(&mut this.inner).poll_flush(cx);
+        // tungstenite flushes the stream only once its write buffer (and any pong it owed, queued
+        // before) is written out.
+        if let Poll::Ready(Ok(())) = flushed {
+            this.frames.ping = false;
+        }
+        flushed
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

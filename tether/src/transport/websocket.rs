@@ -35,7 +35,9 @@ const MAX_CLOSE_REASON: usize = 123;
 
 /// A Cap'n Web session's view of a WebSocket.
 pub struct WebSocketTransport<S> {
-    socket: WebSocketStream<S>,
+    /// `None` only if replacing it failed (never: see `renew_if_grown`); then the transport is
+    /// closed.
+    socket: Option<WebSocketStream<S>>,
     /// Set when an `abort` message goes out: the close frame will carry it.
     abort_reason: Option<String>,
     close_frame_sent: bool,
@@ -45,6 +47,28 @@ pub struct WebSocketTransport<S> {
     budget: Option<DecodeBudget>,
     /// A large frame waiting for room in `budget`.
     waiting: Option<(Frame, Acquire)>,
+    /// A message, ping or close was queued and no flush has completed since.
+    unflushed: bool,
+    /// For a server's socket: how to tell that tungstenite's buffers have grown, so that they
+    /// are replaced while the session is idle.
+    renewal: Option<Renewal<S>>,
+}
+
+/// tungstenite keeps its read buffer at the size of the largest frame received and its write
+/// buffer at the size of the most it had to write at once, for the life of the socket: one
+/// large message would make an idle session cost that much until it ends. A server's socket
+/// (over `ReadAhead`, which follows the frames) is therefore replaced by a fresh one over the
+/// same connection once a frame or write of `read_ahead::LARGE` bytes or more went through and
+/// the session is idle: tungstenite has nothing left to read (everything handed to it was whole
+/// messages), nothing to write (the last flush completed after the last message queued), owes no
+/// pong and has seen no close; its state is then that of a fresh socket, minus the buffers.
+struct Renewal<S> {
+    grown: fn(&S) -> bool,
+    renewed: fn(&mut S),
+    config: WebSocketConfig,
+    /// Sockets replaced so far (for tests).
+    #[cfg(test)]
+    count: u64,
 }
 
 type Acquire = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>;
@@ -53,12 +77,14 @@ impl<S> WebSocketTransport<S> {
     /// Wraps an established WebSocket, with no keepalive and no decode budget.
     pub fn new(socket: WebSocketStream<S>) -> Self {
         Self {
-            socket,
+            socket: Some(socket),
             abort_reason: None,
             close_frame_sent: false,
             heartbeat: None,
             budget: None,
             waiting: None,
+            unflushed: false,
+            renewal: None,
         }
     }
 
@@ -234,21 +260,82 @@ where
 {
     let config = config(settings.max_message_size, SERVER_READ_BUFFER);
     let socket = WebSocketStream::from_raw_socket(ReadAhead::new(io), Role::Server, Some(config));
-    WebSocketTransport::new(socket.await)
+    let mut transport = WebSocketTransport::new(socket.await)
         .with_keepalive(settings.keepalive)
-        .with_decode_budget(settings.budget.clone())
+        .with_decode_budget(settings.budget.clone());
+    transport.renewal = Some(Renewal {
+        grown: ReadAhead::grown_between_messages,
+        renewed: ReadAhead::clear_large,
+        config,
+        #[cfg(test)]
+        count: 0,
+    });
+    transport
+}
+
+/// The error of a transport whose socket is gone (see `WebSocketTransport::socket`).
+fn socket_gone() -> TransportError {
+    TransportError::new(TransportErrorKind::Closed, "The WebSocket was closed.")
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketTransport<S> {
+    fn socket(&mut self) -> Result<Pin<&mut WebSocketStream<S>>, TransportError> {
+        self.socket.as_mut().map(Pin::new).ok_or_else(socket_gone)
+    }
+
+    /// Sockets replaced by fresh ones so far (see [`Renewal`]).
+    #[cfg(test)]
+    fn renewals(&self) -> u64 {
+        self.renewal.as_ref().map_or(0, |r| r.count)
+    }
+
+    /// Called when the socket has nothing to read: if its buffers have grown (see [`Renewal`])
+    /// and it holds nothing, replaces it with a fresh one over the same connection. `true` if it
+    /// did (the new socket must then be polled, to be woken when data comes).
+    fn renew_if_grown(&mut self, cx: &mut Context<'_>) -> bool {
+        let (Some(renewal), Some(socket)) = (&self.renewal, &self.socket) else {
+            return false;
+        };
+        let unflushed_ping = self.heartbeat.as_ref().is_some_and(|h| h.unflushed);
+        if self.unflushed
+            || unflushed_ping
+            || self.close_frame_sent
+            || self.abort_reason.is_some()
+            || !(renewal.grown)(socket.get_ref())
+        {
+            return false;
+        }
+        let (renewed, config) = (renewal.renewed, renewal.config);
+        let Some(socket) = self.socket.take() else {
+            return false;
+        };
+        let mut inner = socket.into_inner();
+        renewed(&mut inner);
+        let fresh = WebSocketStream::from_raw_socket(inner, Role::Server, Some(config));
+        // Ready at once: no handshake, it only wraps the connection.
+        if let Poll::Ready(socket) = std::pin::pin!(fresh).poll(cx) {
+            self.socket = Some(socket);
+        }
+        #[cfg(test)]
+        if let Some(renewal) = &mut self.renewal {
+            renewal.count += 1;
+        }
+        true
+    }
+
     /// Drives the keepalive: sends a ping when one is due, fails when the last one went
     /// unanswered. `Pending` when nothing is due (the timer will wake the task).
     fn poll_heartbeat(&mut self, cx: &mut Context<'_>) -> Poll<TransportError> {
         let Some(heartbeat) = &mut self.heartbeat else {
             return Poll::Pending;
         };
+        let Some(socket) = self.socket.as_mut() else {
+            return Poll::Pending;
+        };
+        let mut socket = Pin::new(socket);
         if heartbeat.unflushed {
             // Flushing also goes on with every read; errors show up there.
-            if Pin::new(&mut self.socket).poll_flush(cx).is_ready() {
+            if socket.as_mut().poll_flush(cx).is_ready() {
                 heartbeat.unflushed = false;
             }
         }
@@ -264,11 +351,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketTransport<S> {
             }
             // Queued even if a write is blocked: tungstenite's buffer takes it, and a peer that
             // reads nothing will not answer in time either.
-            if Pin::new(&mut self.socket)
+            if socket
+                .as_mut()
                 .start_send(Message::Ping(Default::default()))
                 .is_ok()
             {
-                heartbeat.unflushed = Pin::new(&mut self.socket).poll_flush(cx).is_pending();
+                heartbeat.unflushed = socket.as_mut().poll_flush(cx).is_pending();
             }
             heartbeat.awaiting = true;
             let deadline = Instant::now() + heartbeat.config.pong_timeout;
@@ -283,7 +371,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketTransport<S> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame, TransportError>>> {
         loop {
-            let message = match ready!(Pin::new(&mut self.socket).poll_next(cx)) {
+            let Some(socket) = self.socket.as_mut() else {
+                return Poll::Ready(None);
+            };
+            let message = match Pin::new(socket).poll_next(cx) {
+                Poll::Pending if self.renew_if_grown(cx) => continue,
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(message) => message,
+            };
+            let message = match message {
                 None => return Poll::Ready(None),
                 Some(Err(e)) => return Poll::Ready(Some(Err(to_error(e)))),
                 Some(Ok(message)) => message,
@@ -347,12 +443,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Outgoing> for WebSocketTransport<S>
     type Error = TransportError;
 
     fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.socket).poll_ready(cx).map_err(to_error)
+        self.socket()?.poll_ready(cx).map_err(to_error)
     }
 
     fn start_send(mut self: Pin<&mut Self>, item: Outgoing) -> Result<(), Self::Error> {
+        self.unflushed = true;
         match item {
-            Outgoing::Message(text) => Pin::new(&mut self.socket)
+            Outgoing::Message(text) => self
+                .socket()?
                 .start_send(Message::text(text))
                 .map_err(to_error),
             Outgoing::Close(reason) => {
@@ -364,24 +462,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Outgoing> for WebSocketTransport<S>
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.socket).poll_flush(cx).map_err(to_error)
+        ready!(self.socket()?.poll_flush(cx)).map_err(to_error)?;
+        self.unflushed = false;
+        Poll::Ready(Ok(()))
     }
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         if !self.close_frame_sent {
             if let Some(reason) = self.abort_reason.take() {
-                ready!(Pin::new(&mut self.socket).poll_ready(cx)).map_err(to_error)?;
+                ready!(self.socket()?.poll_ready(cx)).map_err(to_error)?;
                 let frame = CloseFrame {
                     code: CloseCode::from(ABORT_CLOSE_CODE),
                     reason: truncate_utf8(&reason, MAX_CLOSE_REASON).to_owned().into(),
                 };
-                Pin::new(&mut self.socket)
+                self.socket()?
                     .start_send(Message::Close(Some(frame)))
                     .map_err(to_error)?;
             }
             self.close_frame_sent = true;
         }
-        Pin::new(&mut self.socket).poll_close(cx).map_err(to_error)
+        self.socket()?.poll_close(cx).map_err(to_error)
     }
 }
 
@@ -411,6 +511,99 @@ fn truncate_utf8(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::{FutureExt, SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame as WsFrame;
+
+    type Server = WebSocketTransport<ReadAhead<tokio::io::DuplexStream>>;
+    type Client = WebSocketStream<tokio::io::DuplexStream>;
+
+    async fn pair() -> (Server, Client) {
+        let (near, far) = tokio::io::duplex(4 << 20);
+        let settings = ServerSocket {
+            max_message_size: 1 << 20,
+            keepalive: None,
+            budget: DecodeBudget::new(64 << 20),
+        };
+        let server = accept_upgraded(near, &settings).await;
+        let client = WebSocketStream::from_raw_socket(far, Role::Client, None).await;
+        (server, client)
+    }
+
+    /// The next message the server's transport has, as text.
+    async fn next_text(server: &mut Server) -> String {
+        let frame = server.next().await.expect("a message").expect("no error");
+        frame.as_str().to_owned()
+    }
+
+    /// The server's transport has nothing to read now (and so may renew its socket).
+    fn idle(server: &mut Server) {
+        assert!(server.next().now_or_never().is_none(), "nothing to read");
+    }
+
+    /// After a large message, the idle server's socket is replaced (its grown buffers with it),
+    /// once; it goes on working; small messages never replace it.
+    #[tokio::test]
+    async fn a_socket_grown_by_a_large_message_is_renewed_once_idle() {
+        let (mut server, mut client) = pair().await;
+        client.send(Message::text("[\"pull\",1]")).await.unwrap();
+        assert_eq!(next_text(&mut server).await, "[\"pull\",1]");
+        idle(&mut server);
+        assert_eq!(server.renewals(), 0, "small messages keep the socket");
+
+        let large = "x".repeat(200_000);
+        client.send(Message::text(large.clone())).await.unwrap();
+        assert_eq!(next_text(&mut server).await, large);
+        idle(&mut server);
+        assert_eq!(
+            server.renewals(),
+            1,
+            "renewed once idle after a large message"
+        );
+        idle(&mut server);
+        assert_eq!(server.renewals(), 1, "and not again");
+
+        // Both ways still work, and a large reply grows (and renews) it again.
+        client.send(Message::text("after")).await.unwrap();
+        assert_eq!(next_text(&mut server).await, "after");
+        server.send(Outgoing::Message(large.clone())).await.unwrap();
+        let echoed = client.next().await.unwrap().unwrap();
+        assert_eq!(echoed.into_text().unwrap().as_str(), large);
+        idle(&mut server);
+        assert_eq!(server.renewals(), 2, "a large write grows it too");
+    }
+
+    /// A socket is never replaced in the middle of a fragmented message; a pong it owed is sent
+    /// (flushed) before it is.
+    #[tokio::test]
+    async fn a_socket_is_not_renewed_mid_message() {
+        let (mut server, mut client) = pair().await;
+        let part = "y".repeat(100_000);
+        let first = WsFrame::message(part.clone(), OpCode::Data(Data::Text), false);
+        client.send(Message::Frame(first)).await.unwrap();
+        idle(&mut server);
+        assert_eq!(server.renewals(), 0, "a fragmented message is open");
+        let last = WsFrame::message("end", OpCode::Data(Data::Continue), true);
+        client.send(Message::Frame(last)).await.unwrap();
+        assert_eq!(next_text(&mut server).await, format!("{part}end"));
+        idle(&mut server);
+        assert_eq!(server.renewals(), 1, "renewed once the message is whole");
+
+        // A ping: its pong is owed until a flush, then the socket may go.
+        client
+            .send(Message::Ping(vec![7u8; 100].into()))
+            .await
+            .unwrap();
+        client
+            .send(Message::text("z".repeat(10_000)))
+            .await
+            .unwrap();
+        assert_eq!(next_text(&mut server).await, "z".repeat(10_000));
+        idle(&mut server);
+        assert_eq!(server.renewals(), 2);
+        let pong = client.next().await.unwrap().unwrap();
+        assert!(matches!(pong, Message::Pong(_)), "{pong:?}");
+    }
 
     #[test]
     fn a_close_reason_is_cut_at_a_char_boundary() {
