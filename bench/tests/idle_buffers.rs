@@ -4,8 +4,8 @@
 //! its read and write buffers at their largest size until the socket is replaced; see
 //! `tether::transport::websocket`).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -14,34 +14,6 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// The server process, killed when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start() -> (Server, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tether-bench-server"))
-        .arg("0")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("server starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("reads the listening line");
-    let port = line
-        .strip_prefix("listening ")
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    (Server(child), port)
-}
 
 /// Calls `method` with `args` (JSON) as call number `id` of the session, returns the reply and
 /// releases the result (as capnweb does), so the session keeps nothing of the call.
@@ -70,7 +42,8 @@ async fn call(socket: &mut Socket, id: u32, method: &str, args: &str) -> String 
 
 #[tokio::test]
 async fn an_idle_session_gives_back_the_buffers_of_a_large_message() {
-    let (_server, port) = start();
+    let server = common::Server::start(env!("CARGO_BIN_EXE_tether-bench-server"), &["0"]);
+    let port = server.port;
     let url = format!("ws://127.0.0.1:{port}/");
     let (mut probe, _) = tokio_tungstenite::connect_async(&url).await.expect("probe");
     let (mut big, _) = tokio_tungstenite::connect_async(&url)

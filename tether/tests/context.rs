@@ -53,6 +53,22 @@ fn service() -> (Stub, Arc<Counters>) {
     (Stub::new(Service(counters.clone())), counters)
 }
 
+/// Checks that the context of the call that gave `stub` (the first context of `counters`) is
+/// still open while `stub` is held, and ends once it is released.
+async fn the_context_lasts_until_released(stub: Stub, counters: &Counters) {
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert_eq!(
+        counters.ended.load(Ordering::SeqCst),
+        0,
+        "alive while the stub is held"
+    );
+    drop(stub);
+    wait_until("the context ended", || {
+        counters.ended.load(Ordering::SeqCst) == 1
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn l9_the_context_ends_when_the_handler_returns() {
     let (main, counters) = service();
@@ -87,17 +103,7 @@ async fn l9_a_stub_passed_out_extends_the_context_until_it_is_released() {
             .as_f64(),
         Some(2.0)
     );
-    tokio::time::sleep(Duration::from_millis(30)).await;
-    assert_eq!(
-        counters.ended.load(Ordering::SeqCst),
-        0,
-        "alive while the stub is held"
-    );
-    drop(stub);
-    wait_until("the context ended", || {
-        counters.ended.load(Ordering::SeqCst) == 1
-    })
-    .await;
+    the_context_lasts_until_released(stub, &counters).await;
 }
 
 /// Asks for its context only after creating the stub it returns (the context is made lazily,
@@ -137,17 +143,7 @@ async fn l9_a_stub_made_before_the_context_was_asked_for_still_extends_it() {
         .unwrap()
         .into_stub()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(30)).await;
-    assert_eq!(
-        counters.ended.load(Ordering::SeqCst),
-        0,
-        "alive while the stub is held"
-    );
-    drop(stub);
-    wait_until("the context ended", || {
-        counters.ended.load(Ordering::SeqCst) == 1
-    })
-    .await;
+    the_context_lasts_until_released(stub, &counters).await;
     // A stub dropped before the context was made does not hold it: it ends with the handler.
     assert!(conn
         .api
