@@ -236,11 +236,10 @@ fn config(max_message_size: usize, read_buffer: usize) -> WebSocketConfig {
 const READ_BUFFER: usize = 8 * 1024;
 
 /// The read buffer of a server's sockets: every open session holds it even while idle (an idle
-/// session cost about 20 KB with 8 KiB, 7.6 KB with 1 KiB), while the adapter below the socket
-/// (`read_ahead`) reads from the kernel in chunks of up to 64 KiB, so this size only decides
-/// how many in-memory copies tungstenite makes from it: a frame's header tells tungstenite the
-/// frame's length and it then reserves room for all of it at once.
-const SERVER_READ_BUFFER: usize = 256;
+/// session cost about 20 KB with 8 KiB), while messages that do not fit it are read ahead in
+/// chunks of 64 KiB by the adapter below the socket (`read_ahead`), so large ones still arrive
+/// in few system calls.
+const SERVER_READ_BUFFER: usize = 1024;
 
 /// How a server turns an upgraded connection into a session's transport.
 #[derive(Clone, Debug)]
