@@ -2,47 +2,25 @@
 //! (the browser test in interop/tests/demo.test.mjs drives the page itself).
 #![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
 
-use std::future::IntoFuture;
-use std::process::Stdio;
-use std::time::Duration;
-
 use tether::client::{http_batch, websocket};
 use tether::typed::Callback;
 use tether_demo::{CounterClient, DemoClient, User};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tether_test_support::{within, Process};
+use tokio::process::Command;
 use tokio::sync::mpsc;
 
-/// Generous: the machine may be busy. Nothing waits this long when things work.
-const TIMEOUT: Duration = Duration::from_secs(30);
-
-async fn within<F: IntoFuture>(what: &str, future: F) -> F::Output {
-    tokio::time::timeout(TIMEOUT, future.into_future())
-        .await
-        .unwrap_or_else(|_| panic!("timed out after {TIMEOUT:?}: {what}"))
-}
-
-/// The binary on a free port; `(child, "127.0.0.1:PORT")`.
-async fn start() -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tether-demo"))
-        .args(["--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = within("the first line", stdout.next_line())
-        .await
-        .unwrap()
-        .unwrap();
-    let host = first
+/// The binary on a free port; `(process, "127.0.0.1:PORT")`.
+async fn start() -> (Process, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tether-demo"));
+    command.args(["--addr", "127.0.0.1:0"]);
+    let process = tether_test_support::start(command).await;
+    let host = process
+        .first_line
         .strip_prefix("tether demo listening on http://")
         .and_then(|rest| rest.split('/').next())
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .unwrap_or_else(|| panic!("unexpected first line {:?}", process.first_line))
         .to_owned();
-    // Keep reading so the server never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
-    (child, host)
+    (process, host)
 }
 
 #[tokio::test]

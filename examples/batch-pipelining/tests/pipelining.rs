@@ -2,64 +2,34 @@
 //! request (counted from the server's request log), the errors of the API, and the static page.
 #![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
 
-use std::future::IntoFuture;
-use std::process::Stdio;
-use std::time::Duration;
-
 use batch_pipelining::{ApiClient, Profile, User};
 use tether::client::http_batch;
 use tether::typed::TypedPromise;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
-use tokio::sync::mpsc;
-
-/// Generous: the machine may be busy. Nothing waits this long when things work.
-const TIMEOUT: Duration = Duration::from_secs(30);
-
-async fn within<F: IntoFuture>(what: &str, future: F) -> F::Output {
-    tokio::time::timeout(TIMEOUT, future.into_future())
-        .await
-        .unwrap_or_else(|_| panic!("timed out after {TIMEOUT:?}: {what}"))
-}
+use tether_test_support::{within, Process};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
 
 /// The binary on a free port with no artificial delays, and its request log.
 struct Server {
-    _child: Child,
+    process: Process,
     port: u16,
-    log: mpsc::UnboundedReceiver<String>,
 }
 
 async fn start() -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_batch-pipelining"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_batch-pipelining"));
+    command
         .env("PORT", "0")
         .env("DELAY_AUTH_MS", "0")
         .env("DELAY_PROFILE_MS", "0")
-        .env("DELAY_NOTIFS_MS", "0")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = within("the server's first line", stdout.next_line())
-        .await
-        .unwrap()
-        .unwrap();
+        .env("DELAY_NOTIFS_MS", "0");
+    let process = tether_test_support::start(command).await;
+    let first = &process.first_line;
     let port = first
         .strip_prefix("batch-pipelining listening on http://127.0.0.1:")
         .and_then(|rest| rest.split('/').next())
         .and_then(|port| port.parse().ok())
         .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
-    let (tx, log) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = stdout.next_line().await {
-            let _ = tx.send(line);
-        }
-    });
-    Server {
-        _child: child,
-        port,
-        log,
-    }
+    Server { process, port }
 }
 
 impl Server {
@@ -93,7 +63,7 @@ impl Server {
         let mut lines = Vec::new();
         within("the marker in the log", async {
             loop {
-                let line = self.log.recv().await.expect("the server exited");
+                let line = self.process.lines.recv().await.expect("the server exited");
                 if line.starts_with(&format!("GET {path} ")) {
                     return;
                 }

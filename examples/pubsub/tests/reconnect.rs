@@ -3,63 +3,34 @@
 //! once and in order, and that the server released every subscriber it held.
 #![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
 
-use std::future::IntoFuture;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pubsub::client::{ReconnectingClient, Update};
 use pubsub::{Event, PubSubClient};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tether_test_support::{within, Process};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// Generous: the machine may be busy. Nothing waits this long when things work.
-const TIMEOUT: Duration = Duration::from_secs(30);
-
-async fn within<F: IntoFuture>(what: &str, future: F) -> F::Output {
-    tokio::time::timeout(TIMEOUT, future.into_future())
-        .await
-        .unwrap_or_else(|_| panic!("timed out after {TIMEOUT:?}: {what}"))
-}
-
 /// The `pubsub` binary serving on a free port, and the lines it prints.
 struct Server {
-    _child: Child,
+    process: Process,
     url: String,
-    lines: mpsc::UnboundedReceiver<String>,
 }
 
 async fn start_server() -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pubsub"))
-        .args(["--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = within("the server's first line", stdout.next_line())
-        .await
-        .unwrap()
-        .unwrap();
-    let url = first
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pubsub"));
+    command.args(["--addr", "127.0.0.1:0"]);
+    let process = tether_test_support::start(command).await;
+    let url = process
+        .first_line
         .strip_prefix("pubsub server listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .unwrap_or_else(|| panic!("unexpected first line {:?}", process.first_line))
         .to_owned();
-    let (tx, lines) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = stdout.next_line().await {
-            let _ = tx.send(line);
-        }
-    });
-    Server {
-        _child: child,
-        url,
-        lines,
-    }
+    Server { process, url }
 }
 
 impl Server {
@@ -67,7 +38,7 @@ impl Server {
     async fn log_line(&mut self, text: &str) -> String {
         within(&format!("a server log line with {text:?}"), async {
             loop {
-                let line = self.lines.recv().await.expect("the server exited");
+                let line = self.process.lines.recv().await.expect("the server exited");
                 if line.contains(text) {
                     return line;
                 }
