@@ -51,6 +51,7 @@ pub fn options() -> SessionOptions {
     SessionOptions {
         limits: Limits {
             max_map_instructions: 256,
+            max_values: 512,
             ..Limits::default()
         },
         quotas: Quotas {

@@ -176,6 +176,27 @@ async fn over_size_messages_are_refused_before_parsing() {
 }
 
 #[tokio::test]
+async fn messages_of_too_many_values_are_refused_before_parsing() {
+    let options = SessionOptions {
+        limits: Limits {
+            max_values: 1000,
+            ..Limits::default()
+        },
+        ..Default::default()
+    };
+    // 2,000 zeros take 4 KB of text and would be 80 KB of values.
+    let zeros = vec!["0"; 2000].join(",");
+    let many = format!("[\"push\",[\"pipeline\",0,[\"echo\"],[[[{zeros}]]]]]");
+    assert_aborts_with(
+        &[&many],
+        options,
+        "RangeError",
+        "Incoming message holds more than 1000 values (Limits::max_values).",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn a_bad_session_leaves_other_sessions_working() {
     let good = common::connect(common::api());
     assert_eq!(

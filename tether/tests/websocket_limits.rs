@@ -163,7 +163,8 @@ async fn large_frames_wait_for_room_in_the_shared_decode_budget() {
 
     let held = next_frame(&mut first).await;
     assert_eq!(held.len(), 80_000);
-    assert_eq!(budget.available(), 20_000, "the frame holds its room");
+    // Its room: its size plus 96 bytes for the one value it holds.
+    assert_eq!(budget.available(), 19_904, "the frame holds its room");
     // The second frame does not fit beside the first: its session does not see it.
     let waited = tokio::time::timeout(Duration::from_millis(300), second.next()).await;
     assert!(waited.is_err(), "a frame went past a full budget");
@@ -173,9 +174,24 @@ async fn large_frames_wait_for_room_in_the_shared_decode_budget() {
     drop(held);
     let second_frame = next_frame(&mut second).await;
     assert_eq!(second_frame.len(), 80_000);
-    assert_eq!(budget.available(), 20_000);
+    assert_eq!(budget.available(), 19_904);
     drop(second_frame);
     assert_eq!(budget.available(), 100_000, "the room came back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_of_many_small_values_is_charged_for_them() {
+    let budget = DecodeBudget::new(10_000_000);
+    let (mut server, mut client) = budgeted_pair(&budget).await;
+    // 80,001 bytes holding 40,001 values (the array and its zeros), each of which takes far
+    // more memory parsed and evaluated than its two bytes of text.
+    let zeros = format!("[{}]", vec!["0"; 40_000].join(","));
+    client.send(Message::text(zeros.clone())).await.unwrap();
+    let frame = next_frame(&mut server).await;
+    assert_eq!(frame.as_str(), zeros);
+    assert_eq!(budget.available(), 10_000_000 - 80_001 - 40_001 * 96);
+    drop(frame);
+    assert_eq!(budget.available(), 10_000_000);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -41,7 +41,7 @@
 //! | [`ServerOptions::max_buffered_batch_bytes`] | 256 MiB | many large batches at once: readers wait for room, bounded by the body timeout |
 //! | [`ServerOptions::upgrade_timeout`] | 10 s | a WebSocket upgrade that never completes |
 //! | [`ServerOptions::keepalive`] | ping after 30 s of silence, drop 30 s later | a dead peer (gone without a reset) holding its session forever |
-//! | [`ServerOptions::max_decoding_bytes`] | 256 MiB | many large frames decoded at once: frames of 64 KiB or more wait for room |
+//! | [`ServerOptions::max_decoding_bytes`] | 256 MiB | many large frames decoded at once: frames of 64 KiB or more wait for room, charged their size plus 96 bytes per value they may hold |
 //!
 //! An error from `accept` (descriptors or memory exhausted) never ends the server: it waits a
 //! moment, longer while the error persists, and goes on.
@@ -130,9 +130,10 @@ pub struct ServerOptions {
     /// WebSocket pings while a peer is silent, and how long it has to answer before its
     /// session ends (a dead peer would otherwise hold its session forever). `None`: no pings.
     pub keepalive: Option<Keepalive>,
-    /// Bytes of WebSocket frames being decoded at once across the whole server: a frame of
-    /// 64 KiB or more waits for room before its session parses it (see [`DecodeBudget`]), so
-    /// many sessions sending large frames at once cannot exhaust memory together.
+    /// Memory that decoding WebSocket frames may take at once across the whole server: a frame
+    /// of 64 KiB or more is charged its size plus 96 bytes per value it may hold and waits for
+    /// that room before its session parses it (see [`DecodeBudget`]), so many sessions sending
+    /// large frames at once cannot exhaust memory together.
     pub max_decoding_bytes: usize,
     /// Terminates TLS with this configuration (feature `tls`): `wss://` and `https://` on the
     /// listener. The handshake is bounded by [`ServerOptions::header_read_timeout`]. Serves

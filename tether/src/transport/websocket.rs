@@ -27,6 +27,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::read_ahead::ReadAhead;
 use super::{Frame, Outgoing, TransportError, TransportErrorKind};
+use crate::wire::decoding_cost;
 
 /// The close code capnweb uses when a session aborts.
 const ABORT_CLOSE_CODE: u16 = 3000;
@@ -162,13 +163,15 @@ impl Heartbeat {
     }
 }
 
-/// Bytes of WebSocket frames being decoded at once, shared by every session of a server: a
-/// frame of [`DecodeBudget::LARGE_FRAME`] bytes or more waits for room before its session parses
-/// it, and gives the room back when the session is done with it (parsed, evaluated, dropped).
-/// So many sessions sending large frames at once cannot make the server hold more than this
-/// bound of frames under decoding (times the cost of decoding one byte), however many there
-/// are; a frame larger than the whole budget waits until it has all of it. Small frames never
-/// wait.
+/// Memory that decoding WebSocket frames may take at once, shared by every session of a
+/// server. A frame of [`DecodeBudget::LARGE_FRAME`] bytes or more is charged the most decoding
+/// it may cost (its size plus 96 bytes for every value it may hold, counting its `[`, `{` and
+/// `,` bytes: a value takes far more memory parsed and evaluated than its text, two bytes for
+/// `0,`), waits for that room before its session parses it, and gives it back when the
+/// session is done with it (parsed, evaluated, dropped). So many sessions sending large frames
+/// at once cannot make the server's decoding hold more than this bound, however their frames
+/// are shaped; a frame costing more than the whole budget waits until it has all of it. Small
+/// frames never wait.
 #[derive(Clone, Debug)]
 pub struct DecodeBudget {
     room: Arc<Semaphore>,
@@ -179,7 +182,7 @@ impl DecodeBudget {
     /// Frames from this size on wait for room; smaller ones are decoded at once.
     pub const LARGE_FRAME: usize = 64 * 1024;
 
-    /// A budget of `bytes` (at least one byte, at most the semaphore's maximum).
+    /// A budget of `bytes` (at least one byte, at most the semaphore's maximum, 4 GiB).
     pub fn new(bytes: usize) -> Self {
         let total = bytes.clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
         Self {
@@ -188,27 +191,27 @@ impl DecodeBudget {
         }
     }
 
-    /// Bytes not taken by frames being decoded now.
+    /// Bytes not taken by the frames being decoded now.
     pub fn available(&self) -> usize {
         self.room.available_permits()
     }
 
-    /// The room a frame of `len` bytes takes: all of the budget if it is larger.
-    fn share(&self, len: usize) -> u32 {
-        u32::try_from(len.min(self.total)).unwrap_or(u32::MAX)
+    /// The room a frame costing `cost` takes: all of the budget if it costs more.
+    fn share(&self, cost: usize) -> u32 {
+        u32::try_from(cost.min(self.total)).unwrap_or(u32::MAX)
     }
 
-    /// Room for a frame of `len` bytes if there is some now (without allocating).
-    fn try_acquire(&self, len: usize) -> Option<OwnedSemaphorePermit> {
+    /// Room for a frame costing `cost` if there is some now (without allocating).
+    fn try_acquire(&self, cost: usize) -> Option<OwnedSemaphorePermit> {
         self.room
             .clone()
-            .try_acquire_many_owned(self.share(len))
+            .try_acquire_many_owned(self.share(cost))
             .ok()
     }
 
-    /// Waits for room for a frame of `len` bytes.
-    fn acquire(&self, len: usize) -> Acquire {
-        Box::pin(self.room.clone().acquire_many_owned(self.share(len)))
+    /// Waits for room for a frame costing `cost`.
+    fn acquire(&self, cost: usize) -> Acquire {
+        Box::pin(self.room.clone().acquire_many_owned(self.share(cost)))
     }
 }
 
@@ -424,10 +427,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketTransport<S> {
         };
         match &this.budget {
             Some(budget) if frame.len() >= DecodeBudget::LARGE_FRAME => {
-                if let Some(permit) = budget.try_acquire(frame.len()) {
+                let cost = decoding_cost(frame.as_str());
+                if let Some(permit) = budget.try_acquire(cost) {
                     return Poll::Ready(Some(Ok(frame.holding(Some(permit)))));
                 }
-                let mut acquire = budget.acquire(frame.len());
+                let mut acquire = budget.acquire(cost);
                 if let Poll::Ready(permit) = acquire.as_mut().poll(cx) {
                     return Poll::Ready(Some(Ok(frame.holding(permit.ok()))));
                 }

@@ -1,9 +1,11 @@
 //! Frame parsing: one text frame to a [`RawMessage`], in one pass.
 //!
 //! Owns the receive-side checks that happen before any expression is evaluated, in capnweb's
-//! order: the size limit (in UTF-16 code units), a cheap non-recursive nesting pre-scan (so a
-//! hostile `[[[[…` cannot exhaust the stack), JSON syntax (`SyntaxError`), and the top-level
-//! message shape (`Error: bad RPC message: …`), following capnweb 0.12's `readLoop`.
+//! order: the size limit (in UTF-16 code units), a cheap non-recursive pre-scan of nesting (so a
+//! hostile `[[[[…` cannot exhaust the stack) and of the number of values (ours, not capnweb's:
+//! so a frame cannot make far more memory than its size, see [`Limits::max_values`]), JSON
+//! syntax (`SyntaxError`), and the top-level message shape (`Error: bad RPC message: …`),
+//! following capnweb 0.12's `readLoop`.
 //!
 //! The frame is parsed once, by serde_json, straight into the message: the tag and ids are
 //! read in place and the expression becomes a [`Node`] tree that borrows its strings from the
@@ -24,7 +26,7 @@ pub(super) fn parse_message<'a>(
     limits: &Limits,
 ) -> Result<RawMessage<'a>, RpcError> {
     check_size(text, limits.max_message_size)?;
-    check_nesting(text, limits)?;
+    check_shape(text, limits)?;
     match parse_json::<Parsed<'a>>(text)? {
         Parsed::Message(message) => Ok(message),
         Parsed::Refused => Err(bad_message(&parse_json::<Node<'a>>(text)?)),
@@ -60,22 +62,34 @@ pub(super) fn depth_error(max_depth: usize) -> RpcError {
     )
 }
 
-/// Rejects JSON nesting deeper than any expression within `max_depth` could need, without
-/// recursion, and without the string-aware scan when the frame has too few brackets to nest
-/// that deep. An array value `[[…]]` takes two JSON levels per value level, so the bound is
+/// Rejects, without recursion and before anything is built, JSON nesting deeper than any
+/// expression within `max_depth` could need and frames holding more than `max_values` JSON
+/// values. An array value `[[…]]` takes two JSON levels per value level, so the nesting bound is
 /// `2 * max_depth + 8`; the exact per-level check happens in `evaluate`.
-fn check_nesting(text: &str, limits: &Limits) -> Result<(), RpcError> {
+///
+/// Values are counted from above: every value starts at its own byte, so a frame is never
+/// scanned when it is no longer than `max_values`; otherwise there are `1 + commas + opening
+/// brackets - empty containers` outside strings (a container of `k > 0` values holds `k - 1`
+/// commas). The string-aware scan, which counts exactly, runs only when counting brackets and
+/// commas everywhere (a loop the compiler vectorizes, an upper bound) does not settle both
+/// checks already.
+fn check_shape(text: &str, limits: &Limits) -> Result<(), RpcError> {
     let bound = limits.max_depth.saturating_mul(2).saturating_add(8);
     let bytes = text.as_bytes();
-    if bytes.len() <= bound {
-        return Ok(()); // too short to nest deeper than the bound
+    let count_values = bytes.len() > limits.max_values;
+    if bytes.len() <= bound && !count_values {
+        return Ok(()); // too short to nest deeper than the bound or hold too many values
     }
-    // Nesting never exceeds the number of opening brackets; counting them (strings included)
-    // is a loop the compiler vectorizes, so large payloads skip the string-aware scan.
-    if count_opening(bytes) <= bound {
+    let (opening, commas) = count_structure(bytes);
+    let nesting_settled = opening <= bound;
+    let values_settled = !count_values || 1 + opening + commas <= limits.max_values;
+    if nesting_settled && values_settled {
         return Ok(());
     }
-    let mut depth = 0usize;
+    // `values` counts the message, then each container's first element at its opening bracket
+    // (taken back if the container closes empty) and every later one at its comma.
+    let (mut depth, mut values) = (0usize, 1usize);
+    let mut previous = 0u8; // the last byte outside strings that is not whitespace
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         i += 1;
@@ -83,35 +97,73 @@ fn check_nesting(text: &str, limits: &Limits) -> Result<(), RpcError> {
             b'"' => i = string_end(bytes, i),
             b'[' | b'{' => {
                 depth += 1;
+                values += 1;
                 if depth > bound {
                     return Err(depth_error(limits.max_depth));
                 }
             }
-            b']' | b'}' => depth = depth.saturating_sub(1),
+            b',' => values += 1,
+            b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                if matches!(previous, b'[' | b'{') {
+                    values -= 1;
+                }
+            }
+            b if is_json_whitespace(b) => continue,
             _ => {}
         }
+        previous = b;
+    }
+    if !values_settled && values > limits.max_values {
+        return Err(values_error(limits.max_values));
     }
     Ok(())
 }
 
-/// The number of `[` and `{` bytes in `bytes`. Counted per 64-byte block into a `u8` (at most
-/// 64 per block), a shape the compiler turns into vector compares.
-fn count_opening(bytes: &[u8]) -> usize {
+/// The error for a frame holding more than [`Limits::max_values`] JSON values.
+#[cold]
+fn values_error(max: usize) -> RpcError {
+    RpcError::protocol(
+        "RangeError",
+        format!("Incoming message holds more than {max} values (Limits::max_values)."),
+    )
+}
+
+/// Memory one value may take while a frame is decoded, at most: its parsed node and its
+/// evaluated [`Value`](crate::Value) with their allocations, and its share of the reply an echo
+/// makes of it. Measured at 72 to 88 bytes (BENCHMARKS.md, "Input amplification"); rounded up.
+const DECODED_VALUE_COST: usize = 96;
+
+/// An upper bound of the memory decoding `text` may take: its size, plus
+/// [`DECODED_VALUE_COST`] for every value it may hold (counted from above, strings included).
+/// One vectorized pass; what a server's [decode budget](crate::transport::websocket::DecodeBudget)
+/// charges a large frame.
+pub(crate) fn decoding_cost(text: &str) -> usize {
+    let (opening, commas) = count_structure(text.as_bytes());
+    let values = 1 + opening + commas;
+    text.len()
+        .saturating_add(values.saturating_mul(DECODED_VALUE_COST))
+}
+
+/// The number of `[` and `{` bytes, and of `,` bytes, in `bytes`. Counted per 64-byte block
+/// into `u8`s (at most 64 per block), a shape the compiler turns into vector compares.
+fn count_structure(bytes: &[u8]) -> (usize, usize) {
     let mut blocks = bytes.chunks_exact(64);
-    let mut total = 0usize;
+    let (mut opening, mut commas) = (0usize, 0usize);
     for block in &mut blocks {
-        let mut n = 0u8;
+        let (mut o, mut c) = (0u8, 0u8);
         for &b in block {
-            n += u8::from(b == b'[') | u8::from(b == b'{');
+            o += u8::from(b == b'[') | u8::from(b == b'{');
+            c += u8::from(b == b',');
         }
-        total += usize::from(n);
+        opening += usize::from(o);
+        commas += usize::from(c);
     }
-    total
-        + blocks
-            .remainder()
-            .iter()
-            .filter(|&&b| b == b'[' || b == b'{')
-            .count()
+    for &b in blocks.remainder() {
+        opening += usize::from(b == b'[' || b == b'{');
+        commas += usize::from(b == b',');
+    }
+    (opening, commas)
 }
 
 /// Index just past the `"` closing a string whose contents start at `i` (or the end of input).
@@ -151,7 +203,7 @@ fn is_json_whitespace(b: u8) -> bool {
 /// `JSON.parse`: exactly one JSON value, optionally surrounded by whitespace, read as `T`.
 fn parse_json<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, RpcError> {
     let mut de = serde_json::Deserializer::from_str(text);
-    // Safe: `check_nesting` has bounded the nesting depth already.
+    // Safe: `check_shape` has bounded the nesting depth already.
     de.disable_recursion_limit();
     let mut stream = de.into_iter::<T>();
     let value = match stream.next() {

@@ -421,3 +421,47 @@ fn prescan_counts_brackets_across_blocks() {
         );
     }
 }
+
+#[test]
+fn value_count_limit_is_exact_and_ignores_strings() {
+    let l = Limits {
+        max_values: 6,
+        ..Limits::default()
+    };
+    // The message, its tag, and the array value `[[0,0,0]]`: 1 + 1 + 1 + 1 + 3 = 7 values.
+    let seven = r#"["push",[[0,0,0]]]"#;
+    assert_err(
+        parse_message(seven, &l),
+        "RangeError",
+        "Incoming message holds more than 6 values (Limits::max_values).",
+    );
+    // Six values pass, however long the frame and however many commas and brackets its
+    // strings hold.
+    let six = r#"["push",[["a,b,[c{d,e,f,g,h", "\",[,{"]]]"#;
+    assert!(six.len() > l.max_values);
+    assert!(matches!(
+        parse_message(six, &l).unwrap(),
+        RawMessage::Push(Node::Array(_))
+    ));
+    // Empty containers count once each: the message, its tag, the array value (an array in
+    // an array) and its two elements make six.
+    let empties = r#"["push",[[ [ ] ,{}]]]"#;
+    assert!(parse_message(empties, &l).is_ok());
+    let seven = r#"["push",[[ [ ] ,[0]]]]"#;
+    assert_eq!(parse_message(seven, &l).unwrap_err().name, "RangeError");
+}
+
+#[test]
+fn value_count_limit_default_refuses_a_frame_of_many_small_values() {
+    let l = Limits::default();
+    let zeros = vec!["0"; l.max_values].join(",");
+    let over = format!("[\"push\",[[{zeros}]]]");
+    assert_err(
+        parse_message(&over, &l),
+        "RangeError",
+        "Incoming message holds more than 1048576 values (Limits::max_values).",
+    );
+    // The same count of values as one string is a single value.
+    let one = format!("[\"push\",\"{zeros}\"]");
+    assert!(parse_message(&one, &l).is_ok());
+}
