@@ -2,7 +2,9 @@
 # Hostile-peer probes against tether's TestTarget server (issue 12), each bounded in time:
 #   bench/probes/run.sh            (from any directory; a few minutes)
 # Builds tether-testtarget (release), then for each probe starts a fresh server and reports the
-# server's peak and final RSS and CPU: one 31 MiB frame nested at the depth limit, echoed;
+# server's peak and final RSS and CPU: one large frame echoed (31 MiB nested at the depth limit,
+# and frames of about a million values, the default Limits::max_values, in four shapes); a
+# million-value result copied into 20 calls by tiny pushes;
 # 1,000,000 pushes never pulled; 200,000 exported stubs kept; N idle WebSocket sessions, opened at
 # once and 50 at a time (the difference is what the allocator keeps of the connect storm).
 # Results go to bench/results/probes.txt with the command that produced them.
@@ -36,9 +38,19 @@ stop() { kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null; }
   echo "# ${ONLY:+ONLY=$ONLY }IDLE=${IDLE:-2000} PUSHES=${PUSHES:-1000000} EXPORTS=${EXPORTS:-200000} bench/probes/run.sh, $(date -u +%FT%TZ), commit $(git -C "$ROOT" rev-parse --short HEAD)"
   echo
   if [ "$ONLY" != idle ]; then
+  # amplify.mjs SHAPE [VALUES]: see that file; one value under Limits::max_values' default.
+  for probe in "nested" "nested 1048000" "flat 1048000" "objects 1048000" "strings 1048000" "flat"; do
+    serve
+    echo "## one frame ($probe), echoed and pulled; server RSS before: $(kib VmRSS "$SERVER") KiB"
+    # shellcheck disable=SC2086 # the probe's words are its arguments
+    (cd "$HERE" && timeout 120 node amplify.mjs "ws://127.0.0.1:$PORT/" $probe 2>&1 | cut -c1-200)
+    echo "server: peak RSS $(kib VmHWM "$SERVER") KiB, RSS after $(kib VmRSS "$SERVER") KiB, CPU $(cpu "$SERVER")"
+    stop
+    echo
+  done
   serve
-  echo "## one 31 MiB frame nested at the depth limit, echoed and pulled"
-  (cd "$HERE" && timeout 120 node amplify.mjs "ws://127.0.0.1:$PORT/" 2>&1)
+  echo "## a million-value result copied into 20 calls by tiny pipelined pushes"
+  (cd "$HERE" && timeout 120 node copies.mjs "ws://127.0.0.1:$PORT/" 20 2>&1 | cut -c1-200)
   echo "server: peak RSS $(kib VmHWM "$SERVER") KiB, RSS after $(kib VmRSS "$SERVER") KiB, CPU $(cpu "$SERVER")"
   stop
   echo
