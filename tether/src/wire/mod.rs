@@ -39,6 +39,7 @@ use crate::rt::BoxFuture;
 pub(crate) use crate::core::Limits;
 
 pub(crate) use node::Node;
+#[cfg(feature = "net")]
 pub(crate) use parse::decoding_cost;
 
 /// A parsed top-level message whose expressions are not evaluated yet; they borrow from the

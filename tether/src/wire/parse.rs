@@ -132,12 +132,14 @@ fn values_error(max: usize) -> RpcError {
 /// Memory one value may take while a frame is decoded, at most: its parsed node and its
 /// evaluated [`Value`](crate::Value) with their allocations, and its share of the reply an echo
 /// makes of it. Measured at 72 to 88 bytes (BENCHMARKS.md, "Input amplification"); rounded up.
+#[cfg(feature = "net")]
 const DECODED_VALUE_COST: usize = 96;
 
 /// An upper bound of the memory decoding `text` may take: its size, plus
 /// [`DECODED_VALUE_COST`] for every value it may hold (counted from above, strings included).
 /// One vectorized pass; what a server's [decode budget](crate::transport::websocket::DecodeBudget)
 /// charges a large frame.
+#[cfg(feature = "net")]
 pub(crate) fn decoding_cost(text: &str) -> usize {
     let (opening, commas) = count_structure(text.as_bytes());
     let values = 1 + opening + commas;
