@@ -59,6 +59,7 @@ pub fn options() -> SessionOptions {
             max_imports: 24,
             max_unpulled_pushes: 24,
             max_map_runs: 512,
+            max_copied_values: 64,
             ..Quotas::default()
         },
         wait_until_grace: Duration::ZERO,

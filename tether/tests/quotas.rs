@@ -296,3 +296,53 @@ async fn map_runs_over_the_session_life_are_a_quota() {
     let stats = handle.stats();
     assert_eq!((stats.quota_breaches, stats.map_runs), (1, 11));
 }
+
+/// Sends `["pull", id]` and returns the answer.
+async fn pull(raw: &mut MemoryTransport, id: i64) -> String {
+    send(raw, format!("[\"pull\",{id}]")).await;
+    raw.next().await.unwrap().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn copies_of_held_results_are_a_live_quota_given_back_on_release() {
+    let (mut raw, handle, server) = raw_server(Quotas {
+        max_copied_values: 25,
+        ..Quotas::default()
+    });
+    // Answer 1 holds a result of ten values: an array and its nine elements.
+    let nine = ["0"; 9].join(",");
+    send(
+        &mut raw,
+        format!("[\"push\",[\"pipeline\",0,[\"echo\"],[[[{nine}]]]]]"),
+    )
+    .await;
+    // Each push passing it to `echo` copies it into that call: two fit, the third is refused.
+    let reuse = "[\"push\",[\"pipeline\",0,[\"echo\"],[[\"pipeline\",1]]]]";
+    for _ in 0..3 {
+        send(&mut raw, reuse.into()).await;
+    }
+    assert_eq!(
+        pull(&mut raw, 2).await,
+        format!("[\"resolve\",2,[[{nine}]]]")
+    );
+    assert_eq!(
+        pull(&mut raw, 4).await,
+        "[\"reject\",4,[\"error\",\"RangeError\",\"RPC session exceeded its quota of 25 values copied from results it holds (30); the copy was refused.\"]]"
+    );
+    assert_eq!(handle.stats().copied_values, 20);
+    // Releasing an answer gives its copies back: the next copy fits again, and a property read
+    // of one element is charged one value.
+    send(&mut raw, "[\"release\",2,1]".into()).await;
+    send(&mut raw, reuse.into()).await;
+    assert_eq!(
+        pull(&mut raw, 5).await,
+        format!("[\"resolve\",5,[[{nine}]]]")
+    );
+    send(&mut raw, "[\"push\",[\"pipeline\",1,[0]]]".into()).await;
+    assert_eq!(pull(&mut raw, 6).await, "[\"resolve\",6,0]");
+    assert_eq!(handle.stats().copied_values, 21);
+    // The session went on all along; the refusal ended nothing.
+    assert_eq!(handle.stats().quota_breaches, 0);
+    drop(raw);
+    assert!(server.await.unwrap().is_ok());
+}

@@ -28,6 +28,7 @@ use super::map::record;
 use super::map::replay as map;
 use super::promise::{self, PromiseCell};
 use crate::context::CallContext;
+use crate::core::copies;
 use crate::core::error::{ErrorKind, RpcError, RpcResult};
 use crate::core::stub::{RpcPromise, Stub};
 use crate::core::target::{panic_error, report_uncaught, Lineage, Target};
@@ -109,7 +110,10 @@ impl Hook {
             Hook::Promise(cell) => cell.get(path, spawner),
             Hook::Value(value) => match follow(value, path) {
                 Followed::Hook(hook, rest) => hook.get(&rest, spawner),
-                Followed::Value(found) => Hook::Value(Arc::new(found)),
+                Followed::Value(found) => match copies::charge(found) {
+                    Ok(()) => Hook::Value(Arc::new(found.clone())),
+                    Err(refused) => Hook::Error(Arc::new(refused)),
+                },
             },
             Hook::Error(error) => Hook::Error(error.clone()),
             Hook::MapVar(var) => var.record_call(path, None, self),
@@ -155,7 +159,13 @@ impl Hook {
             Hook::Import(import) => Box::pin(import.resolve()),
             Hook::Promise(cell) => Box::pin(cell.resolve()),
             Hook::Value(value) => {
-                let value = Arc::try_unwrap(value).unwrap_or_else(|shared| (*shared).clone());
+                let value = match Arc::try_unwrap(value) {
+                    Ok(value) => value,
+                    Err(shared) => match copies::charge(&shared) {
+                        Ok(()) => (*shared).clone(),
+                        Err(refused) => return Box::pin(std::future::ready(Err(refused))),
+                    },
+                };
                 substitute(value)
             }
             Hook::Error(error) => Box::pin(std::future::ready(Err((*error).clone()))),
@@ -245,9 +255,21 @@ fn local_get(target: &Arc<dyn Target>, path: &[PathKey], sp: &Spawner) -> Hook {
 /// from a peer runs in a new execution context (rule L9); the lineage is held until the call
 /// returns, so a context that created the target lasts at least that long.
 fn start_call(lineage: Arc<Lineage>, method: Name, args: Vec<Value>, sp: &Spawner) -> Hook {
+    // Substituting may copy results the peer's push refers to: charged to that push.
+    let has_promises = args.iter().any(contains_promise);
+    let charge = if has_promises {
+        copies::current()
+    } else {
+        None
+    };
     let work = async move {
-        let args = if args.iter().any(contains_promise) {
-            match substitute(Value::Array(args)).await? {
+        let args = if has_promises {
+            let substituted = substitute(Value::Array(args));
+            let substituted = match charge {
+                Some(charge) => copies::within(charge, substituted).await?,
+                None => substituted.await?,
+            };
+            match substituted {
                 Value::Array(args) => args,
                 _ => {
                     let lost = "argument substitution lost the argument list";
@@ -309,14 +331,16 @@ pub(crate) fn run_on_cell(
 }
 
 /// The outcome of following a property path into a value.
-enum Followed {
+enum Followed<'a> {
     /// The path reached a reference; the rest of the path applies to it.
     Hook(Hook, Vec<PathKey>),
-    /// The path ended on plain data (`undefined` where it led nowhere).
-    Value(Value),
+    /// The path ended on plain data (`undefined` where it led nowhere), not copied yet.
+    Value(&'a Value),
 }
 
-fn follow(value: &Value, path: &[PathKey]) -> Followed {
+const UNDEFINED: &Value = &Value::Undefined;
+
+fn follow<'a>(value: &'a Value, path: &[PathKey]) -> Followed<'a> {
     let mut current = value;
     for (i, key) in path.iter().enumerate() {
         current = match (current, key) {
@@ -327,31 +351,31 @@ fn follow(value: &Value, path: &[PathKey]) -> Followed {
                 return Followed::Hook(p.hook.clone(), rest);
             }
             (_, PathKey::Name(name)) if is_forbidden_name(name) => {
-                return Followed::Value(Value::Undefined)
+                return Followed::Value(UNDEFINED)
             }
             (Value::Object(object), PathKey::Name(name)) => match object.get(name) {
                 Some(v) => v,
-                None => return Followed::Value(Value::Undefined),
+                None => return Followed::Value(UNDEFINED),
             },
             (Value::Object(object), PathKey::Index(index)) => {
                 match object.get(&index.to_string()) {
                     Some(v) => v,
-                    None => return Followed::Value(Value::Undefined),
+                    None => return Followed::Value(UNDEFINED),
                 }
             }
             (Value::Array(items), PathKey::Index(index)) => {
                 match usize::try_from(*index).ok().and_then(|i| items.get(i)) {
                     Some(v) => v,
-                    None => return Followed::Value(Value::Undefined),
+                    None => return Followed::Value(UNDEFINED),
                 }
             }
-            _ => return Followed::Value(Value::Undefined),
+            _ => return Followed::Value(UNDEFINED),
         };
     }
     match current {
         Value::Stub(stub) => Followed::Hook(stub.hook.clone(), Vec::new()),
         Value::Promise(p) => Followed::Hook(p.hook.clone(), p.path.clone()),
-        other => Followed::Value(other.clone()),
+        other => Followed::Value(other),
     }
 }
 

@@ -14,6 +14,7 @@
 //! | `hook` | what a stub points at (local, import, pending promise, value, error, map placeholder) and the operations on it; where an incoming call reaches a [`Target`] (`local_call`) |
 //! | `import` | a remote reference: an import slot and its handle |
 //! | `promise` | a local pending result that queues calls |
+//! | `copies` | charging the copies a peer makes us take of results we hold, against its session's quota |
 //! | `link` | the mailbox from handles to their session task ([`link::Command`]) |
 //! | `map` | `map()`: the mapper program form, recording it on a placeholder, replaying it |
 //! | `stream` | [`ReadableStream`], [`WritableStream`], the local pipe, the writer's flow control (`stream::flow`) |
@@ -21,6 +22,7 @@
 //!
 //! It must not touch session tables (it only sends commands through `link`), nor the wire text.
 
+pub(crate) mod copies;
 pub(crate) mod error;
 pub(crate) mod fetch;
 pub(crate) mod hook;

@@ -15,6 +15,7 @@ use super::imports::ImportTable;
 use super::quotas::{Gauges, StatsCell};
 use super::trace::{self, CallTraces};
 use super::{OnEof, SessionOptions};
+use crate::core::copies::CopyGauge;
 use crate::core::error::{ErrorKind, RpcError, RpcResult};
 use crate::core::hook::{run_callback, Hook};
 use crate::core::import::ImportRef;
@@ -122,6 +123,8 @@ pub(super) struct Core {
     pub(super) calls_left: usize,
     /// Runs of the peer's `map()` callbacks, shared with every mapper it sent.
     pub(super) map_runs: MapRuns,
+    /// Values of the live copies the peer's pushes made of results we hold.
+    pub(super) copies: Arc<CopyGauge>,
     /// The calls being traced, while a `tracing` subscriber wants them.
     pub(super) traces: CallTraces,
     /// The last call the importer met in the message being evaluated (target id, member), when
@@ -141,6 +144,7 @@ impl Core {
         let mut imports = ImportTable::default();
         imports.insert_fixed(peer_main);
         let options_max_map_runs = options.quotas.max_map_runs;
+        let copies = CopyGauge::new(options.quotas.max_copied_values);
         Self {
             link,
             imports,
@@ -161,6 +165,7 @@ impl Core {
             torn_down: false,
             calls_left: 0,
             map_runs: MapRuns::new(options_max_map_runs),
+            copies,
             traces: CallTraces::default(),
             traced_call: None,
             stats,
@@ -217,6 +222,7 @@ impl Core {
             calls_in_flight: tasks.handlers.len(),
             map_runs: self.map_runs.count(),
             pipes: self.exports.pipes(),
+            copied_values: self.copies.held(),
         };
         self.stats.set(&gauges);
         if self.ending.is_none() {
@@ -427,6 +433,7 @@ impl Core {
             calls_in_flight: 0,
             map_runs: self.map_runs.count(),
             pipes: 0,
+            copied_values: self.copies.held(),
         });
     }
 }

@@ -10,6 +10,9 @@
 //! leak with it. The entries share the lineage, so its disposer still runs once, after the last
 //! entry goes (rule L4). Owned by the session task alone.
 
+use std::sync::Arc;
+
+use crate::core::copies::Charge;
 use crate::core::error::RpcError;
 use crate::core::hook::Hook;
 use crate::core::stream::ReadableStream;
@@ -27,6 +30,8 @@ pub(crate) struct ExportEntry {
     pub(crate) auto_release: bool,
     /// The entry is a pipe the peer made.
     pub(crate) pipe: bool,
+    /// The entry is an answer whose push made copies: their charge is in the side table.
+    pub(crate) charged: bool,
 }
 
 /// Tables at least this large give memory back once three quarters of their entries are gone.
@@ -37,6 +42,9 @@ pub(crate) struct ExportTable {
     entries: IdMap<ExportEntry>,
     /// For a pipe the peer made: its readable end, until a `["readable", id]` takes it.
     pipe_readables: IdMap<ReadableStream>,
+    /// For an answer whose push made copies of results we hold (`core::copies`): their charge,
+    /// given back when the answer goes.
+    charges: IdMap<Arc<Charge>>,
     last_negative: i64,
     last_answer: i64,
     /// Answers (positive ids) still live whose resolution nobody asked for yet.
@@ -52,10 +60,15 @@ impl ExportTable {
         table
     }
 
-    /// Records the answer to the peer's next push.
-    pub(crate) fn add_answer(&mut self, hook: Hook) -> i64 {
+    /// Records the answer to the peer's next push, and the charge of the copies it made.
+    pub(crate) fn add_answer(&mut self, hook: Hook, charge: Option<Arc<Charge>>) -> i64 {
         self.last_answer += 1;
-        self.entries.insert(self.last_answer, entry(hook));
+        let mut entry = entry(hook);
+        if let Some(charge) = charge {
+            entry.charged = true;
+            self.charges.insert(self.last_answer, charge);
+        }
+        self.entries.insert(self.last_answer, entry);
         self.unpulled += 1;
         self.last_answer
     }
@@ -173,6 +186,9 @@ impl ExportTable {
             self.pipes -= 1;
             self.pipe_readables.remove(&id);
         }
+        if removed.charged {
+            self.charges.remove(&id);
+        }
         let (len, capacity) = (self.entries.len(), self.entries.capacity());
         if capacity >= SHRINK_FROM && len < capacity / 4 {
             self.entries.shrink_to(len * 2);
@@ -185,6 +201,7 @@ impl ExportTable {
         self.unpulled = 0;
         self.pipes = 0;
         self.pipe_readables.clear();
+        self.charges.clear();
         self.entries.drain().map(|(_, e)| e.hook).collect()
     }
 }
@@ -198,6 +215,7 @@ fn entry(hook: Hook) -> ExportEntry {
         hook,
         refcount: 1,
         pulled: false,
+        charged: false,
         auto_release: false,
         pipe: false,
     }
@@ -243,8 +261,8 @@ mod tests {
         let mut table = ExportTable::new(Hook::Error(Arc::new(RpcError::error("no main"))));
         assert_eq!(table.export_stub(local()), -1);
         assert_eq!(table.export_promise(local()), -2);
-        assert_eq!(table.add_answer(local()), 1);
-        assert_eq!(table.add_answer(local()), 2);
+        assert_eq!(table.add_answer(local(), None), 1);
+        assert_eq!(table.add_answer(local(), None), 2);
         assert_eq!(table.export_stub(local()), -3);
     }
 

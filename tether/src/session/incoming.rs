@@ -10,6 +10,7 @@ use super::driver::{Core, Ending};
 use super::exports::ExportTable;
 use super::imports::{ImportTable, Introduced};
 use super::trace;
+use crate::core::copies;
 use crate::core::error::RpcError;
 use crate::core::hook::{self, Hook, Spawner};
 use crate::core::link::{Command, SessionLink};
@@ -35,13 +36,17 @@ impl Core {
     fn handle_message(&mut self, message: RawMessage<'_>) -> Result<(), RpcError> {
         match message {
             RawMessage::Push(expr) => {
-                let value = self.evaluate(expr)?;
-                let id = self.exports.add_answer(Hook::from_result(Ok(value)));
+                let (value, charge) = copies::charging(self.copies.clone(), || self.evaluate(expr));
+                let id = self
+                    .exports
+                    .add_answer(Hook::from_result(Ok(value?)), charge);
                 self.trace_answer(id);
             }
             RawMessage::Stream(expr) => {
-                let value = self.evaluate(expr)?;
-                let id = self.exports.add_answer(Hook::from_result(Ok(value)));
+                let (value, charge) = copies::charging(self.copies.clone(), || self.evaluate(expr));
+                let id = self
+                    .exports
+                    .add_answer(Hook::from_result(Ok(value?)), charge);
                 self.trace_answer(id);
                 self.exports.mark_pulled(id)?;
                 if let Some(entry) = self.exports.get_mut(id) {

@@ -19,6 +19,7 @@
 //! | [`Quotas::max_stream_buffer`] | 64 MiB | bytes one such stream holds for a reader that has not taken them: a writer that ignores the acknowledgements has its writes *refused* (a `RangeError`), which errors its stream |
 //! | [`Quotas::max_calls_in_flight`] | 10,000 | incoming calls still running (a slow handler cannot make the calls waiting on it grow without bound): further calls are *refused*, each rejecting with a `RangeError`, and the session goes on |
 //! | [`Quotas::max_map_runs`] | 10,000,000 | the work of the peer's `map()`s over the session's life (one run per element mapped): the run over it fails and the session ends |
+//! | [`Quotas::max_copied_values`] | 2,097,152 | copies of results we hold that the peer's pushes make us take (a pipelined result passed to a call, or a property of one read: a `Value` is owned), live until their answer is released: a copy over it is *refused* (that call or read fails with a `RangeError`), and the session goes on |
 //!
 //! What is *not* a quota because it is bounded by construction: bytes waiting to be written (the
 //! session writes once per turn and reads nothing more until that write is done; a peer stuck
@@ -52,6 +53,11 @@ pub struct Quotas {
     /// per element mapped, nested maps included). [`Limits::max_map_instructions`](crate::Limits)
     /// bounds one message; this bounds the work of many.
     pub max_map_runs: usize,
+    /// Values in the live copies the peer's pushes made of results this session holds (each
+    /// array element and object entry counts): passing a result it already has to a call, or
+    /// reading a property of one, copies it. Charged to the push's answer until it is released;
+    /// a copy beyond this is refused (that call or read fails with a `RangeError`).
+    pub max_copied_values: usize,
 }
 
 impl Default for Quotas {
@@ -64,6 +70,7 @@ impl Default for Quotas {
             max_open_pipes: 1_000,
             max_stream_buffer: 64 << 20,
             max_map_runs: 10_000_000,
+            max_copied_values: 2 << 20,
         }
     }
 }
@@ -92,6 +99,9 @@ pub struct SessionStats {
     pub map_runs: u64,
     /// Quota breaches (at most one: a breach ends the session).
     pub quota_breaches: u64,
+    /// Values in the live copies the peer's pushes made of results we hold
+    /// ([`Quotas::max_copied_values`]).
+    pub copied_values: u64,
 }
 
 /// The live counters, written by the session task, read by handles.
@@ -107,6 +117,7 @@ pub(crate) struct StatsCell {
     bytes_out: AtomicU64,
     map_runs: AtomicU64,
     quota_breaches: AtomicU64,
+    copied_values: AtomicU64,
 }
 
 /// The table sizes at the end of a turn.
@@ -117,6 +128,7 @@ pub(crate) struct Gauges {
     pub(crate) calls_in_flight: usize,
     pub(crate) pipes: usize,
     pub(crate) map_runs: u64,
+    pub(crate) copied_values: u64,
 }
 
 impl StatsCell {
@@ -141,6 +153,8 @@ impl StatsCell {
         set(&self.unpulled_pushes, gauges.unpulled_pushes);
         set(&self.calls_in_flight, gauges.calls_in_flight);
         self.map_runs.store(gauges.map_runs, Ordering::Relaxed);
+        self.copied_values
+            .store(gauges.copied_values, Ordering::Relaxed);
     }
 
     pub(crate) fn snapshot(&self) -> SessionStats {
@@ -156,6 +170,7 @@ impl StatsCell {
             bytes_out: get(&self.bytes_out),
             map_runs: get(&self.map_runs),
             quota_breaches: get(&self.quota_breaches),
+            copied_values: get(&self.copied_values),
         }
     }
 }
