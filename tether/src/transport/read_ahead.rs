@@ -7,8 +7,12 @@
 //! take one system call per few hundred bytes. So the socket is given a small buffer
 //! ([`super::websocket`]'s `SERVER_READ_BUFFER`) and this adapter below it: reads go straight
 //! into tungstenite's buffer while they fit (every small message, with no copy and no
-//! allocation); once a read fills that buffer, more is probably waiting, and the next reads
-//! fetch [`CHUNK`] bytes at a time into a buffer of this adapter's own, handed on from memory.
+//! allocation); once a read of the reader's full read size (the adapter's `full_read`: the size
+//! of that buffer) comes back full, more is probably waiting, and the next reads fetch [`CHUNK`]
+//! bytes at a time into a buffer of this adapter's own, handed on from memory. A full read of
+//! less than that says nothing: tungstenite asks for only the room left in its buffer after the
+//! frames it has split off, often a few bytes, which the next small message fills; taking that
+//! for a stream would allocate (and zero) a chunk every few messages.
 //! That buffer is freed once it is drained and the connection has nothing more to read (a wait
 //! right after a full chunk keeps it: the rest of that message is on its way), so a session
 //! between messages holds none.
@@ -39,8 +43,12 @@ pub(crate) struct ReadAhead<S> {
     ahead: Box<[u8]>,
     start: usize,
     end: usize,
-    /// The last direct read filled the reader's buffer: more is probably waiting.
+    /// The last direct read asked for at least `full_read` bytes and came back full, or the last
+    /// read ahead filled its chunk: more is probably waiting.
     streaming: bool,
+    /// The reader's full read size: a direct read this large that comes back full starts
+    /// streaming; a smaller one (the reader's buffer nearly full) does not.
+    full_read: usize,
     /// Where the bytes handed on stand in the stream of WebSocket frames.
     frames: FrameTrack,
     /// A frame or a write of [`LARGE`] bytes or more since [`ReadAhead::clear_large`].
@@ -136,14 +144,16 @@ impl FrameTrack {
 }
 
 impl<S> ReadAhead<S> {
-    /// Wraps a connection.
-    pub(crate) fn new(inner: S) -> Self {
+    /// Wraps a connection whose reader reads at most `full_read` bytes at a time (its read
+    /// buffer's size).
+    pub(crate) fn new(inner: S, full_read: usize) -> Self {
         Self {
             inner,
             ahead: Box::default(),
             start: 0,
             end: 0,
             streaming: false,
+            full_read,
             frames: FrameTrack::default(),
             large: false,
         }
@@ -197,7 +207,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for ReadAhead<S> {
                 this.release();
             } else {
                 this.frames.scan(&buf.filled()[before..]);
-                this.streaming = buf.filled().len() - before == wanted;
+                this.streaming = wanted >= this.full_read && buf.filled().len() - before == wanted;
             }
             return polled;
         }
@@ -294,7 +304,7 @@ mod tests {
     #[tokio::test]
     async fn small_reads_go_straight_large_ones_are_read_ahead_then_released() {
         let (mut peer, local) = tokio::io::duplex(4 * CHUNK);
-        let mut reader = ReadAhead::new(local);
+        let mut reader = ReadAhead::new(local, 512);
         let mut small = [0u8; 512];
 
         peer.write_all(b"hello").await.unwrap();
@@ -336,5 +346,53 @@ mod tests {
             0,
             "released once drained and idle"
         );
+    }
+
+    /// A read that fills a request smaller than the reader's full read size (tungstenite asking
+    /// for the few bytes left in its buffer) does not start streaming: the next read goes
+    /// straight to the connection, with no chunk allocated.
+    #[tokio::test]
+    async fn a_small_full_read_does_not_start_streaming() {
+        let (mut peer, local) = tokio::io::duplex(4 * CHUNK);
+        let mut reader = ReadAhead::new(local, 256);
+        peer.write_all(&[7u8; 100]).await.unwrap();
+        let mut room = [0u8; 20];
+        assert_eq!(reader.read(&mut room).await.unwrap(), 20, "filled");
+        let mut buf = [0u8; 256];
+        assert_eq!(
+            reader.read(&mut buf).await.unwrap(),
+            80,
+            "the rest, read directly"
+        );
+        assert_eq!(
+            reader.buffered_capacity(),
+            0,
+            "no chunk for a small full read"
+        );
+    }
+
+    /// A read of the reader's full read size that comes back full starts streaming: the next
+    /// read fetches a chunk ahead, and what arrives is handed on whole and in order.
+    #[tokio::test]
+    async fn a_full_read_of_the_full_size_starts_streaming() {
+        let (mut peer, local) = tokio::io::duplex(4 * CHUNK);
+        let mut reader = ReadAhead::new(local, 256);
+        let sent: Vec<u8> = (0..1000).map(|i| (i % 251) as u8).collect();
+        peer.write_all(&sent).await.unwrap();
+        let mut buf = [0u8; 256];
+        assert_eq!(reader.read(&mut buf).await.unwrap(), 256, "filled");
+        let mut got = buf.to_vec();
+        assert_eq!(reader.read(&mut buf).await.unwrap(), 256);
+        assert_eq!(
+            reader.buffered_capacity(),
+            CHUNK,
+            "the next read fetched a chunk"
+        );
+        got.extend_from_slice(&buf);
+        while got.len() < sent.len() {
+            let n = reader.read(&mut buf).await.unwrap();
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, sent);
     }
 }

@@ -259,7 +259,11 @@ where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
     let config = config(settings.max_message_size, SERVER_READ_BUFFER);
-    let socket = WebSocketStream::from_raw_socket(ReadAhead::new(io), Role::Server, Some(config));
+    let socket = WebSocketStream::from_raw_socket(
+        ReadAhead::new(io, SERVER_READ_BUFFER),
+        Role::Server,
+        Some(config),
+    );
     let mut transport = WebSocketTransport::new(socket.await)
         .with_keepalive(settings.keepalive)
         .with_decode_budget(settings.budget.clone());
