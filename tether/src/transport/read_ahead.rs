@@ -76,7 +76,7 @@ pub(crate) struct FrameTrack {
     ping: bool,
     /// A close frame was handed on.
     close: bool,
-    /// The largest frame since [`FrameTrack::take_largest`].
+    /// The largest frame since [`ReadAhead::clear_large`].
     largest: u64,
 }
 
