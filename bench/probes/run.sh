@@ -24,7 +24,9 @@ cargo build --release -p tether-testtarget --manifest-path "$ROOT/Cargo.toml" >&
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/tether-testtarget"
 [ -d "$ROOT/interop/node_modules/ws" ] || (cd "$ROOT/interop" && npm ci --no-audit --no-fund >&2)
 export INTEROP_DIR="$ROOT/interop"
-PORT=48400
+# Below the ephemeral range (32768-60999 here): a port the 5,000 client sockets of the previous
+# probe used can still be in TIME_WAIT, and the next server then failed to bind.
+PORT=28400
 kib() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$2/status"; }
 cpu() { awk '{printf "%.2f s", ($14 + $15) / 100}' "/proc/$1/stat"; }
 serve() {

@@ -1,5 +1,5 @@
-//! [`Endpoint`]: the server as a `tower` [`Service`], the one implementation behind
-//! [`serve`](super::serve), [`spawn`](super::spawn) and the `axum` route.
+//! [`Endpoint`]: the server as a `tower` [`Service`](tower_service::Service), the one
+//! implementation behind [`serve`](super::serve), [`spawn`](super::spawn) and the `axum` route.
 //!
 //! Owns the public face of one Cap'n Web route: how the application's factory is called (with the
 //! request's [`Parts`], able to [`Refusal`] it), the peer address a server inserts

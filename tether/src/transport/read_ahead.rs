@@ -7,22 +7,27 @@
 //! take one system call per few hundred bytes. So the socket is given a small buffer
 //! ([`super::websocket`]'s `SERVER_READ_BUFFER`) and this adapter below it: reads go straight
 //! into tungstenite's buffer while they fit (every small message, with no copy and no
-//! allocation); once a read fills that buffer, more is probably waiting, and the next reads
-//! fetch [`CHUNK`] bytes at a time into a buffer of this adapter's own, handed on from memory.
-//! That buffer is freed once it is drained and the connection has nothing more to read (a wait
-//! right after a full chunk keeps it: the rest of that message is on its way), so a session
-//! between messages holds none.
+//! allocation); once a read of the reader's full read size (`full_read`, that buffer's size)
+//! comes back full, more is probably waiting, and the next reads fetch [`CHUNK`] bytes at a time
+//! into a buffer of this adapter's own, handed on from memory (it is read into uninitialized:
+//! allocating it zeroes nothing). A full read smaller than that says nothing: tungstenite asks
+//! only for the room left in its buffer after the frames it has split off, often a few bytes,
+//! which the next small message fills; taking that for a stream would allocate a chunk every
+//! few messages. The chunk is freed once it is drained and the connection has nothing more to
+//! read (a wait right after a full chunk keeps it: the rest of that message is on its way), so
+//! a session between messages holds none.
 //!
 //! It also follows the frames it hands on ([`FrameTrack`]: headers only, a few comparisons per
 //! read) and notes a frame or a write of [`LARGE`] bytes or more, so that the transport can tell
 //! when tungstenite's buffers have grown and when it is safe to replace them (between frames,
 //! no fragmented message open, no pong owed); see `websocket`'s `WebSocketTransport`.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 
 /// How much one read ahead fetches: a large message arrives in reads of this size.
 pub(crate) const CHUNK: usize = 64 * 1024;
@@ -35,12 +40,16 @@ pub(crate) const LARGE: usize = 4 * 1024;
 #[derive(Debug)]
 pub(crate) struct ReadAhead<S> {
     inner: S,
-    /// Bytes read ahead, unread from `start` to `end`; empty (no allocation) while idle.
-    ahead: Box<[u8]>,
+    /// Bytes read ahead, unread from `start` on; no allocation while idle. Its capacity is a
+    /// chunk, read into uninitialized (never zeroed).
+    ahead: Vec<u8>,
     start: usize,
-    end: usize,
-    /// The last direct read filled the reader's buffer: more is probably waiting.
+    /// The last direct read asked for at least `full_read` bytes and came back full, or the last
+    /// read ahead filled its chunk: more is probably waiting.
     streaming: bool,
+    /// The reader's full read size: a direct read this large that comes back full starts
+    /// streaming; a smaller one (the reader's buffer nearly full) does not.
+    full_read: usize,
     /// Where the bytes handed on stand in the stream of WebSocket frames.
     frames: FrameTrack,
     /// A frame or a write of [`LARGE`] bytes or more since [`ReadAhead::clear_large`].
@@ -67,7 +76,7 @@ pub(crate) struct FrameTrack {
     ping: bool,
     /// A close frame was handed on.
     close: bool,
-    /// The largest frame since [`FrameTrack::take_largest`].
+    /// The largest frame since [`ReadAhead::clear_large`].
     largest: u64,
 }
 
@@ -136,14 +145,15 @@ impl FrameTrack {
 }
 
 impl<S> ReadAhead<S> {
-    /// Wraps a connection.
-    pub(crate) fn new(inner: S) -> Self {
+    /// Wraps a connection whose reader reads at most `full_read` bytes at a time (its read
+    /// buffer's size).
+    pub(crate) fn new(inner: S, full_read: usize) -> Self {
         Self {
             inner,
-            ahead: Box::default(),
+            ahead: Vec::new(),
             start: 0,
-            end: 0,
             streaming: false,
+            full_read,
             frames: FrameTrack::default(),
             large: false,
         }
@@ -166,7 +176,7 @@ impl<S> ReadAhead<S> {
     /// Bytes of memory this adapter holds now (for tests: zero while idle).
     #[cfg(test)]
     pub(crate) fn buffered_capacity(&self) -> usize {
-        self.ahead.len()
+        self.ahead.capacity()
     }
 }
 
@@ -181,8 +191,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for ReadAhead<S> {
         if wanted == 0 {
             return Poll::Ready(Ok(()));
         }
-        if this.start < this.end {
-            let n = wanted.min(this.end - this.start);
+        if this.start < this.ahead.len() {
+            let n = wanted.min(this.ahead.len() - this.start);
             let handed = &this.ahead[this.start..this.start + n];
             buf.put_slice(handed);
             this.frames.scan(handed);
@@ -197,15 +207,18 @@ impl<S: AsyncRead + Unpin> AsyncRead for ReadAhead<S> {
                 this.release();
             } else {
                 this.frames.scan(&buf.filled()[before..]);
-                this.streaming = buf.filled().len() - before == wanted;
+                this.streaming = wanted >= this.full_read && buf.filled().len() - before == wanted;
             }
             return polled;
         }
-        if this.ahead.is_empty() {
-            this.ahead = vec![0; CHUNK].into_boxed_slice();
+        if this.ahead.capacity() == 0 {
+            this.ahead = Vec::with_capacity(CHUNK);
         }
-        let mut ahead = ReadBuf::new(&mut this.ahead);
-        match Pin::new(&mut this.inner).poll_read(cx, &mut ahead) {
+        this.ahead.clear();
+        this.start = 0;
+        // Into the chunk's spare capacity: nothing is zeroed first.
+        let read = std::pin::pin!(this.inner.read_buf(&mut this.ahead));
+        match read.poll(cx) {
             Poll::Pending => {
                 // Mid-message (the last chunk was full): keep the buffer for the rest, which is
                 // on its way; the next wait frees it.
@@ -217,14 +230,13 @@ impl<S: AsyncRead + Unpin> AsyncRead for ReadAhead<S> {
                 Poll::Pending
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Ready(Ok(())) => {
-                let got = ahead.filled().len();
+            Poll::Ready(Ok(got)) => {
                 // A short read: the sender has been caught up with.
-                this.streaming = got == CHUNK;
+                this.streaming = got >= CHUNK;
                 let n = wanted.min(got);
                 buf.put_slice(&this.ahead[..n]);
                 this.frames.scan(&this.ahead[..n]);
-                (this.start, this.end) = (n, got);
+                this.start = n;
                 Poll::Ready(Ok(()))
             }
         }
@@ -234,9 +246,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for ReadAhead<S> {
 impl<S> ReadAhead<S> {
     /// Nothing more to read now: drop the read-ahead buffer unless it still holds unread bytes.
     fn release(&mut self) {
-        if self.start >= self.end {
-            self.ahead = Box::default();
-            (self.start, self.end) = (0, 0);
+        if self.start >= self.ahead.len() {
+            self.ahead = Vec::new();
+            self.start = 0;
             self.streaming = false;
         }
     }
@@ -294,7 +306,7 @@ mod tests {
     #[tokio::test]
     async fn small_reads_go_straight_large_ones_are_read_ahead_then_released() {
         let (mut peer, local) = tokio::io::duplex(4 * CHUNK);
-        let mut reader = ReadAhead::new(local);
+        let mut reader = ReadAhead::new(local, 512);
         let mut small = [0u8; 512];
 
         peer.write_all(b"hello").await.unwrap();
@@ -320,6 +332,10 @@ mod tests {
             let n = reader.read(&mut small).await.unwrap();
             assert!(n > 0, "the connection ended early");
             read_ahead |= reader.buffered_capacity() == CHUNK;
+            assert!(
+                reader.buffered_capacity() <= CHUNK,
+                "each chunk is read into the same buffer, which never grows"
+            );
             got.extend_from_slice(&small[..n]);
         }
         assert_eq!(got, sent, "every byte arrives once, in order");
@@ -336,5 +352,53 @@ mod tests {
             0,
             "released once drained and idle"
         );
+    }
+
+    /// A read that fills a request smaller than the reader's full read size (tungstenite asking
+    /// for the few bytes left in its buffer) does not start streaming: the next read goes
+    /// straight to the connection, with no chunk allocated.
+    #[tokio::test]
+    async fn a_small_full_read_does_not_start_streaming() {
+        let (mut peer, local) = tokio::io::duplex(4 * CHUNK);
+        let mut reader = ReadAhead::new(local, 256);
+        peer.write_all(&[7u8; 100]).await.unwrap();
+        let mut room = [0u8; 20];
+        assert_eq!(reader.read(&mut room).await.unwrap(), 20, "filled");
+        let mut buf = [0u8; 256];
+        assert_eq!(
+            reader.read(&mut buf).await.unwrap(),
+            80,
+            "the rest, read directly"
+        );
+        assert_eq!(
+            reader.buffered_capacity(),
+            0,
+            "no chunk for a small full read"
+        );
+    }
+
+    /// A read of the reader's full read size that comes back full starts streaming: the next
+    /// read fetches a chunk ahead, and what arrives is handed on whole and in order.
+    #[tokio::test]
+    async fn a_full_read_of_the_full_size_starts_streaming() {
+        let (mut peer, local) = tokio::io::duplex(4 * CHUNK);
+        let mut reader = ReadAhead::new(local, 256);
+        let sent: Vec<u8> = (0..1000).map(|i| (i % 251) as u8).collect();
+        peer.write_all(&sent).await.unwrap();
+        let mut buf = [0u8; 256];
+        assert_eq!(reader.read(&mut buf).await.unwrap(), 256, "filled");
+        let mut got = buf.to_vec();
+        assert_eq!(reader.read(&mut buf).await.unwrap(), 256);
+        assert_eq!(
+            reader.buffered_capacity(),
+            CHUNK,
+            "the next read fetched a chunk"
+        );
+        got.extend_from_slice(&buf);
+        while got.len() < sent.len() {
+            let n = reader.read(&mut buf).await.unwrap();
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, sent);
     }
 }
