@@ -26,25 +26,35 @@ use std::task::{Context, Poll};
 use crate::core::error::RpcError;
 use crate::core::value::Value;
 
-/// Values of copies live in one session, against its quota.
+/// One session's quota of copied values, and its gauge once a copy has been charged (most
+/// sessions never copy: they allocate nothing for this).
 #[derive(Debug)]
-pub(crate) struct CopyGauge {
-    held: AtomicU64,
+pub(crate) struct CopyQuota {
     max: u64,
+    gauge: Option<Arc<CopyGauge>>,
 }
 
-impl CopyGauge {
-    pub(crate) fn new(max: usize) -> Arc<Self> {
-        Arc::new(Self {
-            held: AtomicU64::new(0),
+impl CopyQuota {
+    pub(crate) fn new(max: usize) -> Self {
+        Self {
             max: max as u64,
-        })
+            gauge: None,
+        }
     }
 
     /// Values of the copies charged and not given back.
     pub(crate) fn held(&self) -> u64 {
-        self.held.load(Ordering::Relaxed)
+        self.gauge
+            .as_ref()
+            .map_or(0, |gauge| gauge.held.load(Ordering::Relaxed))
     }
+}
+
+/// Values of the copies live in one session, against its quota.
+#[derive(Debug)]
+struct CopyGauge {
+    held: AtomicU64,
+    max: u64,
 }
 
 /// The copies charged to one answer, given back to the gauge when dropped.
@@ -77,17 +87,25 @@ impl Drop for Charge {
     }
 }
 
-/// What a scope charges: a push's gauge, and its charge once a copy has needed one.
+/// What a scope charges: a session's quota, and the charge of the push being evaluated once a
+/// copy has needed one.
 struct Scope {
-    gauge: Arc<CopyGauge>,
+    quota: CopyQuota,
     charge: Option<Arc<Charge>>,
 }
 
 impl Scope {
     fn charge(&mut self) -> Arc<Charge> {
-        let gauge = &self.gauge;
+        let quota = &mut self.quota;
         self.charge
             .get_or_insert_with(|| {
+                let max = quota.max;
+                let gauge = quota.gauge.get_or_insert_with(|| {
+                    Arc::new(CopyGauge {
+                        held: AtomicU64::new(0),
+                        max,
+                    })
+                });
                 Arc::new(Charge {
                     values: AtomicU64::new(0),
                     gauge: gauge.clone(),
@@ -102,19 +120,26 @@ thread_local! {
 }
 
 /// Runs `evaluate` (a session evaluating one push) charging the copies it makes to a new
-/// charge against `gauge`; returns its outcome and the charge, if a copy needed one.
+/// charge against `quota`; returns its outcome and the charge, if a copy needed one.
 pub(crate) fn charging<R>(
-    gauge: Arc<CopyGauge>,
+    quota: &mut CopyQuota,
     evaluate: impl FnOnce() -> R,
 ) -> (R, Option<Arc<Charge>>) {
     let scope = Scope {
-        gauge,
+        quota: CopyQuota {
+            max: quota.max,
+            gauge: quota.gauge.take(),
+        },
         charge: None,
     };
     let outer = SCOPE.with(|s| s.replace(Some(scope)));
     let result = evaluate();
     let scope = SCOPE.with(|s| s.replace(outer));
-    (result, scope.and_then(|scope| scope.charge))
+    let charge = scope.and_then(|scope| {
+        quota.gauge = scope.quota.gauge;
+        scope.charge
+    });
+    (result, charge)
 }
 
 /// The current scope's charge (made now if it has none), for a call that may copy later.
@@ -159,7 +184,10 @@ impl<F: Future> Future for Within<F> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let scope = Scope {
-            gauge: self.charge.gauge.clone(),
+            quota: CopyQuota {
+                max: self.charge.gauge.max,
+                gauge: Some(self.charge.gauge.clone()),
+            },
             charge: Some(self.charge.clone()),
         };
         let outer = SCOPE.with(|s| s.replace(Some(scope)));
@@ -179,12 +207,17 @@ mod tests {
 
     #[test]
     fn copies_are_charged_only_in_a_scope_and_given_back_with_the_charge() {
-        let gauge = CopyGauge::new(25);
+        let mut quota = CopyQuota::new(25);
         assert!(charge(&zeros(1000)).is_ok(), "no scope, no charge");
-        let (first, kept) = charging(gauge.clone(), || charge(&zeros(9)));
+        let ((), none) = charging(&mut quota, || ());
+        assert!(
+            none.is_none() && quota.gauge.is_none(),
+            "no copy, nothing allocated"
+        );
+        let (first, kept) = charging(&mut quota, || charge(&zeros(9)));
         assert!(first.is_ok());
-        assert_eq!(gauge.held(), 10);
-        let (second, other) = charging(gauge.clone(), || {
+        assert_eq!(quota.held(), 10);
+        let (second, other) = charging(&mut quota, || {
             let small = charge(&zeros(9));
             let over = charge(&zeros(9));
             (small, over)
@@ -197,27 +230,27 @@ mod tests {
             "{}",
             refused.message
         );
-        assert_eq!(gauge.held(), 20, "a refused copy is not charged");
+        assert_eq!(quota.held(), 20, "a refused copy is not charged");
         drop(kept);
-        assert_eq!(gauge.held(), 10);
+        assert_eq!(quota.held(), 10);
         drop(other);
-        assert_eq!(gauge.held(), 0);
+        assert_eq!(quota.held(), 0);
     }
 
     #[test]
     fn a_call_charges_its_later_copies_to_the_push_that_started_it() {
-        let gauge = CopyGauge::new(100);
-        let (later, charge_of_push) = charging(gauge.clone(), || {
+        let mut quota = CopyQuota::new(100);
+        let (later, charge_of_push) = charging(&mut quota, || {
             let charge = current().expect("a scope");
             within(charge, async { charge_copy_later().await })
         });
         let charge_of_push = charge_of_push.expect("made by current()");
-        assert_eq!(gauge.held(), 0);
+        assert_eq!(quota.held(), 0);
         let outcome = futures_util::FutureExt::now_or_never(later).expect("ready");
         assert!(outcome.is_ok());
-        assert_eq!(gauge.held(), 6);
+        assert_eq!(quota.held(), 6);
         drop(charge_of_push);
-        assert_eq!(gauge.held(), 0, "the call's future was the other holder");
+        assert_eq!(quota.held(), 0, "the call's future was the other holder");
     }
 
     async fn charge_copy_later() -> Result<(), RpcError> {

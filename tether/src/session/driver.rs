@@ -15,7 +15,7 @@ use super::imports::ImportTable;
 use super::quotas::{Gauges, StatsCell};
 use super::trace::{self, CallTraces};
 use super::{OnEof, SessionOptions};
-use crate::core::copies::CopyGauge;
+use crate::core::copies::CopyQuota;
 use crate::core::error::{ErrorKind, RpcError, RpcResult};
 use crate::core::hook::{run_callback, Hook};
 use crate::core::import::ImportRef;
@@ -124,7 +124,7 @@ pub(super) struct Core {
     /// Runs of the peer's `map()` callbacks, shared with every mapper it sent.
     pub(super) map_runs: MapRuns,
     /// Values of the live copies the peer's pushes made of results we hold.
-    pub(super) copies: Arc<CopyGauge>,
+    pub(super) copies: CopyQuota,
     /// The calls being traced, while a `tracing` subscriber wants them.
     pub(super) traces: CallTraces,
     /// The last call the importer met in the message being evaluated (target id, member), when
@@ -144,7 +144,7 @@ impl Core {
         let mut imports = ImportTable::default();
         imports.insert_fixed(peer_main);
         let options_max_map_runs = options.quotas.max_map_runs;
-        let copies = CopyGauge::new(options.quotas.max_copied_values);
+        let copies = CopyQuota::new(options.quotas.max_copied_values);
         Self {
             link,
             imports,

@@ -34,17 +34,23 @@ pub(crate) struct ExportEntry {
     pub(crate) charged: bool,
 }
 
+/// What an entry with `pipe` or `charged` set keeps beside it.
+enum Side {
+    /// A pipe the peer made: its readable end, until a `["readable", id]` takes it.
+    Readable(ReadableStream),
+    /// An answer whose push made copies of results we hold (`core::copies`): their charge, given
+    /// back when the answer goes.
+    Charge { _held: Arc<Charge> },
+}
+
 /// Tables at least this large give memory back once three quarters of their entries are gone.
 const SHRINK_FROM: usize = 1024;
 
 #[derive(Default)]
 pub(crate) struct ExportTable {
     entries: IdMap<ExportEntry>,
-    /// For a pipe the peer made: its readable end, until a `["readable", id]` takes it.
-    pipe_readables: IdMap<ReadableStream>,
-    /// For an answer whose push made copies of results we hold (`core::copies`): their charge,
-    /// given back when the answer goes.
-    charges: IdMap<Arc<Charge>>,
+    /// What a few entries keep beside them (one table for both kinds: every session has it).
+    sides: IdMap<Side>,
     last_negative: i64,
     last_answer: i64,
     /// Answers (positive ids) still live whose resolution nobody asked for yet.
@@ -66,7 +72,8 @@ impl ExportTable {
         let mut entry = entry(hook);
         if let Some(charge) = charge {
             entry.charged = true;
-            self.charges.insert(self.last_answer, charge);
+            let side = Side::Charge { _held: charge };
+            self.sides.insert(self.last_answer, side);
         }
         self.entries.insert(self.last_answer, entry);
         self.unpulled += 1;
@@ -81,7 +88,8 @@ impl ExportTable {
         e.pulled = true;
         e.pipe = true;
         self.entries.insert(self.last_answer, e);
-        self.pipe_readables.insert(self.last_answer, readable);
+        self.sides
+            .insert(self.last_answer, Side::Readable(readable));
         self.pipes += 1;
         self.last_answer
     }
@@ -93,12 +101,15 @@ impl ExportTable {
 
     /// Takes the readable end of pipe `id`, once; capnweb's error otherwise.
     pub(crate) fn take_pipe_readable(&mut self, id: i64) -> Result<ReadableStream, RpcError> {
-        self.pipe_readables.remove(&id).ok_or_else(|| {
-            RpcError::protocol(
-                "Error",
-                format!("Export {id} is not a pipe or its readable end was already consumed."),
-            )
-        })
+        if let Some(Side::Readable(_)) = self.sides.get(&id) {
+            if let Some(Side::Readable(readable)) = self.sides.remove(&id) {
+                return Ok(readable);
+            }
+        }
+        Err(RpcError::protocol(
+            "Error",
+            format!("Export {id} is not a pipe or its readable end was already consumed."),
+        ))
     }
 
     /// Marks `id` as pulled (its resolution is owed); `false` if it already was. An unknown id
@@ -184,10 +195,9 @@ impl ExportTable {
         }
         if removed.pipe {
             self.pipes -= 1;
-            self.pipe_readables.remove(&id);
         }
-        if removed.charged {
-            self.charges.remove(&id);
+        if removed.pipe || removed.charged {
+            self.sides.remove(&id);
         }
         let (len, capacity) = (self.entries.len(), self.entries.capacity());
         if capacity >= SHRINK_FROM && len < capacity / 4 {
@@ -200,8 +210,7 @@ impl ExportTable {
     pub(crate) fn drain(&mut self) -> Vec<Hook> {
         self.unpulled = 0;
         self.pipes = 0;
-        self.pipe_readables.clear();
-        self.charges.clear();
+        self.sides.clear();
         self.entries.drain().map(|(_, e)| e.hook).collect()
     }
 }

@@ -10,7 +10,7 @@ use super::driver::{Core, Ending};
 use super::exports::ExportTable;
 use super::imports::{ImportTable, Introduced};
 use super::trace;
-use crate::core::copies;
+use crate::core::copies::{self, CopyQuota};
 use crate::core::error::RpcError;
 use crate::core::hook::{self, Hook, Spawner};
 use crate::core::link::{Command, SessionLink};
@@ -36,17 +36,11 @@ impl Core {
     fn handle_message(&mut self, message: RawMessage<'_>) -> Result<(), RpcError> {
         match message {
             RawMessage::Push(expr) => {
-                let (value, charge) = copies::charging(self.copies.clone(), || self.evaluate(expr));
-                let id = self
-                    .exports
-                    .add_answer(Hook::from_result(Ok(value?)), charge);
+                let id = self.add_answer(expr)?;
                 self.trace_answer(id);
             }
             RawMessage::Stream(expr) => {
-                let (value, charge) = copies::charging(self.copies.clone(), || self.evaluate(expr));
-                let id = self
-                    .exports
-                    .add_answer(Hook::from_result(Ok(value?)), charge);
+                let id = self.add_answer(expr)?;
                 self.trace_answer(id);
                 self.exports.mark_pulled(id)?;
                 if let Some(entry) = self.exports.get_mut(id) {
@@ -95,6 +89,17 @@ impl Core {
             }
         }
         Ok(())
+    }
+
+    /// Evaluates a push's (or stream's) expression into its answer, with the charge of the
+    /// copies it made of results we hold (`core::copies`).
+    fn add_answer(&mut self, expr: Node<'_>) -> Result<i64, RpcError> {
+        let mut quota = std::mem::replace(&mut self.copies, CopyQuota::new(0));
+        let (value, charge) = copies::charging(&mut quota, || self.evaluate(expr));
+        self.copies = quota;
+        Ok(self
+            .exports
+            .add_answer(Hook::from_result(Ok(value?)), charge))
     }
 
     /// Starts tracing answer `id` if its message was a call and calls are traced.
