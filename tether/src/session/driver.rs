@@ -511,110 +511,117 @@ pub(super) fn run(
     drive(DropGuard { core, rx }, sink, stream)
 }
 
-async fn drive<T: Transport>(
+/// An `async` block, not an `async fn`: an `async fn` moves its arguments into locals of its
+/// state, which then holds both (the guard's 760 bytes twice in every live session's task);
+/// the block uses its captures in place.
+fn drive<T: Transport>(
     mut guard: DropGuard,
     mut sink: futures_util::stream::SplitSink<T, Outgoing>,
     mut stream: futures_util::stream::SplitStream<T>,
-) -> RpcResult<()> {
-    let DropGuard { core, rx } = &mut guard;
-    let mut tasks = Tasks::default();
-    let mut input_open = true;
-    // When the outbox holds only releases, the write waits until this deadline for a message to
-    // ride with (see `RELEASE_LINGER`).
-    let mut linger: Option<tokio::time::Instant> = None;
-    loop {
-        let due = linger.is_some_and(|at| tokio::time::Instant::now() >= at);
-        let write_now = core.urgent || due || core.ending.is_some();
-        if core.outbox.is_empty() {
-            linger = None;
-        } else if !write_now {
-            linger.get_or_insert_with(|| tokio::time::Instant::now() + RELEASE_LINGER);
-        } else {
-            linger = None;
-            core.urgent = false;
-            let mut outbox =
-                std::mem::replace(&mut core.outbox, std::mem::take(&mut core.spare_outbox));
-            for text in &outbox {
-                core.stats.sent(text.len());
-            }
-            let write = async {
-                for text in outbox.drain(..) {
-                    sink.feed(Outgoing::Message(text)).await?;
+) -> impl std::future::Future<Output = RpcResult<()>> {
+    async move {
+        let DropGuard { core, rx } = &mut guard;
+        let mut tasks = Tasks::default();
+        let mut input_open = true;
+        // When the outbox holds only releases, the write waits until this deadline for a message to
+        // ride with (see `RELEASE_LINGER`).
+        let mut linger: Option<tokio::time::Instant> = None;
+        loop {
+            let due = linger.is_some_and(|at| tokio::time::Instant::now() >= at);
+            let write_now = core.urgent || due || core.ending.is_some();
+            if core.outbox.is_empty() {
+                linger = None;
+            } else if !write_now {
+                linger.get_or_insert_with(|| tokio::time::Instant::now() + RELEASE_LINGER);
+            } else {
+                linger = None;
+                core.urgent = false;
+                let mut outbox =
+                    std::mem::replace(&mut core.outbox, std::mem::take(&mut core.spare_outbox));
+                for text in &outbox {
+                    core.stats.sent(text.len());
                 }
-                sink.flush().await
-            };
-            let written = within(core.options.write_timeout, write).await;
-            outbox.clear();
-            if outbox.capacity() <= MAX_SPARE_OUTBOX {
-                core.spare_outbox = outbox; // An idle session does not keep a burst's storage.
+                let write = async {
+                    for text in outbox.drain(..) {
+                        sink.feed(Outgoing::Message(text)).await?;
+                    }
+                    sink.flush().await
+                };
+                let written = within(core.options.write_timeout, write).await;
+                outbox.clear();
+                if outbox.capacity() <= MAX_SPARE_OUTBOX {
+                    core.spare_outbox = outbox; // An idle session does not keep a burst's storage.
+                }
+                match written {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => core.end(Ending::transport_failed(&e)),
+                    Err(()) => core.end(Ending::stuck(core.options.write_timeout)),
+                }
             }
-            match written {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => core.end(Ending::transport_failed(&e)),
-                Err(()) => core.end(Ending::stuck(core.options.write_timeout)),
-            }
-        }
-        if core.ending.is_some() {
-            break;
-        }
-        if let Some((reason, deadline)) = &core.shutting_down {
-            let idle = tasks.handlers.is_empty() && tasks.background.is_empty();
-            if idle || tokio::time::Instant::now() >= *deadline {
-                let reason = reason.clone();
-                core.end(Ending {
-                    error: reason,
-                    send_abort: true,
-                    clean: true,
-                });
-                break;
-            }
-        }
-        if !input_open && core.pending_pulls == 0 {
-            core.end(Ending::clean("RPC batch complete."));
-            break;
-        }
-        let event = tokio::select! {
-            biased;
-            Some(command) = rx.recv() => Some(Ok(command)),
-            frame = stream.next(), if input_open => Some(Err(frame)),
-            Some(_) = tasks.handlers.join_next() => None,
-            Some(_) = tasks.background.join_next() => None,
-            () = sleep_until_deadline(&core.shutting_down) => None,
-            () = sleep_until_linger(linger) => None,
-        };
-        // From here to the write, the turn is synchronous: work it starts that cannot finish at
-        // once joins the task set directly instead of being sent back through the link.
-        let spawned = SpawnScope::enter(&core.link);
-        core.calls_left = core
-            .options
-            .quotas
-            .max_calls_in_flight
-            .saturating_sub(tasks.handlers.len());
-        match event {
-            Some(Ok(command)) => core.handle_command(command, &mut tasks),
-            Some(Err(frame)) => core.handle_input(frame, &mut input_open),
-            None => {}
-        }
-        // Everything else that is ready now, before writing.
-        for _ in 0..TURN_BUDGET {
             if core.ending.is_some() {
                 break;
             }
-            if let Ok(command) = rx.try_recv() {
-                core.handle_command(command, &mut tasks);
-            } else if let Some(frame) = input_open.then(|| stream.next().now_or_never()).flatten() {
-                core.handle_input(frame, &mut input_open);
-            } else if tasks.handlers.try_join_next().is_none()
-                && tasks.background.try_join_next().is_none()
-            {
+            if let Some((reason, deadline)) = &core.shutting_down {
+                let idle = tasks.handlers.is_empty() && tasks.background.is_empty();
+                if idle || tokio::time::Instant::now() >= *deadline {
+                    let reason = reason.clone();
+                    core.end(Ending {
+                        error: reason,
+                        send_abort: true,
+                        clean: true,
+                    });
+                    break;
+                }
+            }
+            if !input_open && core.pending_pulls == 0 {
+                core.end(Ending::clean("RPC batch complete."));
                 break;
             }
+            let event = tokio::select! {
+                biased;
+                Some(command) = rx.recv() => Some(Ok(command)),
+                frame = stream.next(), if input_open => Some(Err(frame)),
+                Some(_) = tasks.handlers.join_next() => None,
+                Some(_) = tasks.background.join_next() => None,
+                () = sleep_until_deadline(&core.shutting_down) => None,
+                () = sleep_until_linger(linger) => None,
+            };
+            // From here to the write, the turn is synchronous: work it starts that cannot finish at
+            // once joins the task set directly instead of being sent back through the link.
+            let spawned = SpawnScope::enter(&core.link);
+            core.calls_left = core
+                .options
+                .quotas
+                .max_calls_in_flight
+                .saturating_sub(tasks.handlers.len());
+            match event {
+                Some(Ok(command)) => core.handle_command(command, &mut tasks),
+                Some(Err(frame)) => core.handle_input(frame, &mut input_open),
+                None => {}
+            }
+            // Everything else that is ready now, before writing.
+            for _ in 0..TURN_BUDGET {
+                if core.ending.is_some() {
+                    break;
+                }
+                if let Ok(command) = rx.try_recv() {
+                    core.handle_command(command, &mut tasks);
+                } else if let Some(frame) =
+                    input_open.then(|| stream.next().now_or_never()).flatten()
+                {
+                    core.handle_input(frame, &mut input_open);
+                } else if tasks.handlers.try_join_next().is_none()
+                    && tasks.background.try_join_next().is_none()
+                {
+                    break;
+                }
+            }
+            for task in spawned.finish() {
+                tasks.handlers.spawn(task);
+            }
+            core.account(&tasks);
         }
-        for task in spawned.finish() {
-            tasks.handlers.spawn(task);
-        }
-        core.account(&tasks);
+        // Boxed: the teardown's state would otherwise make every live session's task larger.
+        Box::pin(core.finish(sink, stream, rx, tasks)).await
     }
-    // Boxed: the teardown's state would otherwise make every live session's task larger.
-    Box::pin(core.finish(sink, stream, rx, tasks)).await
 }
