@@ -5,7 +5,7 @@
 //! | kind | file | meaning |
 //! | --- | --- | --- |
 //! | `Local` | `crate::core::target` | a target in this process; the `Arc<Lineage>` is the lineage |
-//! | `Import` | [`import`] | an entry of a session's import table (a remote stub or promise) |
+//! | `Import` | [`import`](super::import) | an entry of a session's import table (a remote stub or promise) |
 //! | `Promise` | [`promise`] | a local pending result that queues calls until it resolves |
 //! | `Value` | here | a settled result: calls follow property paths into it |
 //! | `Error` | here | a broken reference: every use yields the error |

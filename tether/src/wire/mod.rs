@@ -185,7 +185,7 @@ pub(crate) fn encode(
 /// exact size (see [`encode_reusing`]); larger ones take the buffer with them.
 const REUSED_BUFFER: usize = 16 * 1024;
 
-/// [`encode`] through `buffer`, a session's scratch space, so a message costs one allocation of
+/// [`encode()`] through `buffer`, a session's scratch space, so a message costs one allocation of
 /// exactly its size: no growth steps while it is written, and a text whose capacity is its
 /// length, which a WebSocket frame then holds without another allocation. A message larger
 /// than [`REUSED_BUFFER`] leaves in the buffer itself, so a session never keeps a large one.
