@@ -514,6 +514,7 @@ pub(super) fn run(
 /// An `async` block, not an `async fn`: an `async fn` moves its arguments into locals of its
 /// state, which then holds both (the guard's 760 bytes twice in every live session's task);
 /// the block uses its captures in place.
+#[allow(clippy::manual_async_fn)] // Deliberately not an `async fn`: see above.
 fn drive<T: Transport>(
     mut guard: DropGuard,
     mut sink: futures_util::stream::SplitSink<T, Outgoing>,
