@@ -346,3 +346,61 @@ async fn copies_of_held_results_are_a_live_quota_given_back_on_release() {
     drop(raw);
     assert!(server.await.unwrap().is_ok());
 }
+
+/// Reads frames until one starts with `prefix`, and returns it.
+async fn next_starting(raw: &mut MemoryTransport, prefix: &str) -> String {
+    let read = async {
+        while let Some(Ok(frame)) = raw.next().await {
+            if frame.starts_with(prefix) {
+                return frame.to_string();
+            }
+        }
+        panic!("the session ended before a {prefix} frame");
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), read)
+        .await
+        .expect("the frame arrived")
+}
+
+#[tokio::test]
+async fn reads_queued_on_a_pending_result_are_charged_when_it_settles() {
+    let (mut raw, handle, server) = raw_server(Quotas {
+        max_copied_values: 25,
+        ..Quotas::default()
+    });
+    // Answer 1 waits for our function (export -1) to answer the server's call.
+    send(
+        &mut raw,
+        "[\"push\",[\"pipeline\",0,[\"callFunction\"],[[\"export\",-1],0]]]".into(),
+    )
+    .await;
+    next_starting(&mut raw, "[\"pull\",").await;
+    // Three reads of its `result` queue on the pending answer.
+    for _ in 0..3 {
+        send(&mut raw, "[\"push\",[\"pipeline\",1,[\"result\"]]]".into()).await;
+    }
+    // Our function returns ten values; answer 1 becomes `{result: [...]}` and each queued read
+    // copies the array: two fit in the quota, the third is refused.
+    let nine = ["0"; 9].join(",");
+    send(&mut raw, format!("[\"resolve\",1,[[{nine}]]]")).await;
+    // (The server also releases its call's result: skip to the answers.)
+    send(&mut raw, "[\"pull\",2]".into()).await;
+    assert_eq!(
+        next_starting(&mut raw, "[\"resolve\",2,").await,
+        format!("[\"resolve\",2,[[{nine}]]]")
+    );
+    send(&mut raw, "[\"pull\",4]".into()).await;
+    let refused = loop {
+        let frame = next_starting(&mut raw, "[\"re").await;
+        if !frame.starts_with("[\"release\"") {
+            break frame;
+        }
+    };
+    assert!(
+        refused.starts_with("[\"reject\",4,[\"error\",\"RangeError\",\"RPC session exceeded its quota of 25 values copied"),
+        "{refused}"
+    );
+    assert_eq!(handle.stats().copied_values, 20);
+    drop(raw);
+    let _ = server.await.unwrap();
+}

@@ -14,7 +14,8 @@
 //! Owns the gauge, the charges and the scope (a thread-local set only while a session
 //! evaluates a push, or while a charged call is polled). It must not touch session tables: the
 //! session keeps each answer's charge itself. Copies made outside a scope (the application's
-//! own calls, pipelined reads applied when a pending promise settles) are not charged.
+//! own calls) are not charged; a read or call the push queued on a pending promise is charged
+//! to it when the promise settles and the read or call goes on.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -95,6 +96,17 @@ struct Scope {
 }
 
 impl Scope {
+    /// The scope of an existing charge.
+    fn of(charge: &Arc<Charge>) -> Self {
+        Self {
+            quota: CopyQuota {
+                max: charge.gauge.max,
+                gauge: Some(charge.gauge.clone()),
+            },
+            charge: Some(charge.clone()),
+        }
+    }
+
     fn charge(&mut self) -> Arc<Charge> {
         let quota = &mut self.quota;
         self.charge
@@ -142,6 +154,17 @@ pub(crate) fn charging<R>(
     (result, charge)
 }
 
+/// Runs `f` charging the copies it makes to `charge`; with none, as the caller's scope does.
+pub(crate) fn charged<R>(charge: Option<&Arc<Charge>>, f: impl FnOnce() -> R) -> R {
+    let Some(charge) = charge else {
+        return f();
+    };
+    let outer = SCOPE.with(|s| s.replace(Some(Scope::of(charge))));
+    let result = f();
+    SCOPE.with(|s| s.replace(outer));
+    result
+}
+
 /// The current scope's charge (made now if it has none), for a call that may copy later.
 pub(crate) fn current() -> Option<Arc<Charge>> {
     SCOPE.with(|s| s.borrow_mut().as_mut().map(Scope::charge))
@@ -183,17 +206,8 @@ impl<F: Future> Future for Within<F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let scope = Scope {
-            quota: CopyQuota {
-                max: self.charge.gauge.max,
-                gauge: Some(self.charge.gauge.clone()),
-            },
-            charge: Some(self.charge.clone()),
-        };
-        let outer = SCOPE.with(|s| s.replace(Some(scope)));
-        let poll = self.future.as_mut().poll(cx);
-        SCOPE.with(|s| s.replace(outer));
-        poll
+        let this = &mut *self;
+        charged(Some(&this.charge), || this.future.as_mut().poll(cx))
     }
 }
 

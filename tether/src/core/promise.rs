@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
-use super::hook::{canceled, BrokenCallback, Hook, Spawner};
+use super::copies::{self, Charge};
+use super::hook::{canceled, contains_promise, BrokenCallback, Hook, Spawner};
 use crate::core::error::RpcResult;
 use crate::core::value::{PathKey, Value};
 
@@ -23,18 +24,22 @@ enum State {
     Resolved(Hook),
 }
 
-/// An operation made on the promise before it resolved.
+/// An operation made on the promise before it resolved, with the charge of the peer's push
+/// that made it (`core::copies`) when going on with it may copy a value we hold: every read,
+/// and a call whose arguments hold promises.
 enum Waiting {
     Call {
         path: Vec<PathKey>,
         args: Vec<Value>,
         result: Arc<PromiseCell>,
         spawner: Spawner,
+        charge: Option<Arc<Charge>>,
     },
     Get {
         path: Vec<PathKey>,
         result: Arc<PromiseCell>,
         spawner: Spawner,
+        charge: Option<Arc<Charge>>,
     },
     OnBroken(BrokenCallback),
 }
@@ -88,12 +93,21 @@ impl PromiseCell {
                     args,
                     result,
                     spawner,
-                } => result.resolve_with(hook.call(&path, args, &spawner)),
+                    charge,
+                } => {
+                    let called =
+                        copies::charged(charge.as_ref(), || hook.call(&path, args, &spawner));
+                    result.resolve_with(called);
+                }
                 Waiting::Get {
                     path,
                     result,
                     spawner,
-                } => result.resolve_with(hook.get(&path, &spawner)),
+                    charge,
+                } => {
+                    let got = copies::charged(charge.as_ref(), || hook.get(&path, &spawner));
+                    result.resolve_with(got);
+                }
                 Waiting::OnBroken(callback) => hook.on_broken(callback),
             }
         }
@@ -109,11 +123,17 @@ impl PromiseCell {
             }
             State::Pending(waiting) => {
                 let result = PromiseCell::new();
+                let charge = if args.iter().any(contains_promise) {
+                    copies::current()
+                } else {
+                    None
+                };
                 waiting.push(Waiting::Call {
                     path: path.to_vec(),
                     args,
                     result: result.clone(),
                     spawner: spawner.clone(),
+                    charge,
                 });
                 Hook::Promise(result)
             }
@@ -134,6 +154,7 @@ impl PromiseCell {
                     path: path.to_vec(),
                     result: result.clone(),
                     spawner: spawner.clone(),
+                    charge: copies::current(),
                 });
                 Hook::Promise(result)
             }
