@@ -172,8 +172,7 @@ pub(crate) fn current() -> Option<Arc<Charge>> {
 
 /// Charges a copy of `value` about to be made, if a scope is set: refused over the quota.
 pub(crate) fn charge(value: &Value) -> Result<(), RpcError> {
-    let charge = SCOPE.with(|s| s.borrow_mut().as_mut().map(Scope::charge));
-    match charge {
+    match current() {
         Some(charge) => charge.add(count(value)),
         None => Ok(()),
     }
