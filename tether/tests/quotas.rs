@@ -37,17 +37,7 @@ async fn send(raw: &mut MemoryTransport, frame: String) {
 
 /// Reads until an `abort` arrives and returns it (bounded: a missing abort fails the test).
 async fn abort_of(raw: &mut MemoryTransport) -> String {
-    let read = async {
-        while let Some(Ok(frame)) = raw.next().await {
-            if frame.starts_with("[\"abort\"") {
-                return frame.to_string();
-            }
-        }
-        panic!("the session ended without an abort");
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(20), read)
-        .await
-        .expect("an abort arrived")
+    next_starting(raw, "[\"abort\"").await
 }
 
 #[tokio::test]
@@ -345,21 +335,6 @@ async fn copies_of_held_results_are_a_live_quota_given_back_on_release() {
     assert_eq!(handle.stats().quota_breaches, 0);
     drop(raw);
     assert!(server.await.unwrap().is_ok());
-}
-
-/// Reads frames until one starts with `prefix`, and returns it.
-async fn next_starting(raw: &mut MemoryTransport, prefix: &str) -> String {
-    let read = async {
-        while let Some(Ok(frame)) = raw.next().await {
-            if frame.starts_with(prefix) {
-                return frame.to_string();
-            }
-        }
-        panic!("the session ended before a {prefix} frame");
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(20), read)
-        .await
-        .expect("the frame arrived")
 }
 
 #[tokio::test]

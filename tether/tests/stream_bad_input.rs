@@ -7,7 +7,8 @@
 
 mod common;
 
-use futures_util::{SinkExt, StreamExt};
+use common::next_starting;
+use futures_util::SinkExt;
 use tether::session::Quotas;
 use tether::transport::memory::{pair, MemoryTransport};
 use tether::transport::Outgoing;
@@ -31,21 +32,6 @@ async fn send(raw: &mut MemoryTransport, frames: &[&str]) {
             .await
             .unwrap();
     }
-}
-
-/// The next frame that starts with `prefix` (bounded: none arriving fails the test).
-async fn next_starting(raw: &mut MemoryTransport, prefix: &str) -> String {
-    let read = async {
-        while let Some(Ok(frame)) = raw.next().await {
-            if frame.starts_with(prefix) {
-                return frame.to_string();
-            }
-        }
-        panic!("the session ended without a frame starting {prefix}");
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(20), read)
-        .await
-        .expect("the frame arrived")
 }
 
 #[tokio::test]

@@ -340,3 +340,23 @@ pub async fn raw_http(
         body: body.to_owned(),
     }
 }
+
+/// The next frame from `raw` that starts with `prefix` (bounded: none arriving in 20 s, or the
+/// session ending first, fails the test).
+pub async fn next_starting(
+    raw: &mut tether::transport::memory::MemoryTransport,
+    prefix: &str,
+) -> String {
+    use futures_util::StreamExt;
+    let read = async {
+        while let Some(Ok(frame)) = raw.next().await {
+            if frame.starts_with(prefix) {
+                return frame.to_string();
+            }
+        }
+        panic!("the session ended without a frame starting {prefix}");
+    };
+    tokio::time::timeout(Duration::from_secs(20), read)
+        .await
+        .expect("the frame arrived")
+}
