@@ -257,11 +257,7 @@ fn local_get(target: &Arc<dyn Target>, path: &[PathKey], sp: &Spawner) -> Hook {
 fn start_call(lineage: Arc<Lineage>, method: Name, args: Vec<Value>, sp: &Spawner) -> Hook {
     // Substituting may copy results the peer's push refers to: charged to that push.
     let has_promises = args.iter().any(contains_promise);
-    let charge = if has_promises {
-        copies::current()
-    } else {
-        None
-    };
+    let charge = has_promises.then(copies::current).flatten();
     let work = async move {
         let args = if has_promises {
             let substituted = substitute(Value::Array(args));
@@ -377,6 +373,15 @@ fn follow<'a>(value: &'a Value, path: &[PathKey]) -> Followed<'a> {
         Value::Promise(p) => Followed::Hook(p.hook.clone(), p.path.clone()),
         other => Followed::Value(other),
     }
+}
+
+/// Substituting promises in `args` may copy results a peer's push refers to: the charge of
+/// that push (`core::copies`), if one is being evaluated and `args` hold promises.
+pub(crate) fn substitution_charge(args: &[Value]) -> Option<Arc<copies::Charge>> {
+    args.iter()
+        .any(contains_promise)
+        .then(copies::current)
+        .flatten()
 }
 
 pub(crate) fn contains_promise(value: &Value) -> bool {

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 use super::copies::{self, Charge};
-use super::hook::{canceled, contains_promise, BrokenCallback, Hook, Spawner};
+use super::hook::{canceled, substitution_charge, BrokenCallback, Hook, Spawner};
 use crate::core::error::RpcResult;
 use crate::core::value::{PathKey, Value};
 
@@ -123,11 +123,7 @@ impl PromiseCell {
             }
             State::Pending(waiting) => {
                 let result = PromiseCell::new();
-                let charge = if args.iter().any(contains_promise) {
-                    copies::current()
-                } else {
-                    None
-                };
+                let charge = substitution_charge(&args);
                 waiting.push(Waiting::Call {
                     path: path.to_vec(),
                     args,
